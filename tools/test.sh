@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# msma_lab's whole test run, in order: notebooks clean, library and README in sync with the notebooks,
+# nbdev-test (every notebook, slow cells included), nbdev-proc-nbs (what the docs build executes),
+# and pytest last. Run after `bash tools/setup.sh --dev`; this is README.md's test command and CI's.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+fail() { echo "FAILED: $*" >&2; exit 1; }
+step() { echo; echo "== $*"; }
+
+in_git=0; git rev-parse --is-inside-work-tree >/dev/null 2>&1 && in_git=1
+step "notebooks clean (nbdev-clean)"
+nbdev-clean || fail "nbdev-clean"
+[ $in_git = 0 ] || git diff --quiet -- nbs || { git diff --stat -- nbs; fail "notebooks were not clean: run nbdev-clean and commit"; }
+step "library in sync with notebooks (nbdev-export)"
+nbdev-export || fail "nbdev-export"
+[ $in_git = 0 ] || { git diff --quiet -- msma_lab && [ -z "$(git status --porcelain -- msma_lab)" ]; } \
+  || { git status --short -- msma_lab; fail "msma_lab/ differs from what the notebooks export: export and commit"; }
+python tools/readme.py --check || fail "README.md out of date"
+step "nbdev-test"
+nbdev-test --flags slow --n-workers 2 || fail "nbdev-test"
+step "nbdev-proc-nbs"
+nbdev-proc-nbs >/dev/null || fail "nbdev-proc-nbs"
+step "pytest"
+python -m pytest tests -p no:cacheprovider -q -n 2; rc=$?
+[ $rc = 5 ] && { echo "pytest collected no tests"; exit 0; }
+exit $rc

@@ -6,7 +6,7 @@ Docs: https://msma-lab.github.io/msma_lab/align.html.md"""
 
 # %% ../nbs/06_align.ipynb #bfb38291
 from __future__ import annotations
-import json, math, time
+import copy, json, math, time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 import plotly.graph_objects as go
-from scipy.linalg import orthogonal_procrustes
+from scipy.linalg import orthogonal_procrustes, LinAlgWarning
 from scipy.stats import ortho_group
 from sklearn.linear_model import Ridge
 from safetensors.numpy import save_file, load_file
@@ -25,8 +25,8 @@ from .scales import scale_representations, split_units
 
 # %% auto #0
 __all__ = ['DIRECTIONS', 'LADDER', 'Standardizer', 'CrossScaleMap', 'IdentityMap', 'RandomOrthogonalMap', 'ProcrustesMap',
-           'RidgeMap', 'ResidualMLP', 'geo_loss', 'curvature_loss', 'InfoTerm', 'AlignmentDiverged', 'MSMAMap',
-           'loss_figure', 'Alignment', 'fit_alignment', 'save_alignment', 'load_alignment']
+           'RidgeMap', 'ResidualMLP', 'geo_loss', 'curvature_loss', 'InfoTerm', 'AlignmentDiverged', 'DivergedMap',
+           'MSMAMap', 'loss_figure', 'Alignment', 'fit_alignment', 'save_alignment', 'load_alignment']
 
 # %% ../nbs/06_align.ipynb #0628d886
 @dataclass
@@ -93,10 +93,12 @@ class ProcrustesMap(CrossScaleMap):
 class RidgeMap(CrossScaleMap):
     "Affine ridge regression; the penalty is chosen on the validation pairs"
     name = "ridge"
-    def __init__(self, alphas=(0.1, 1.0, 10.0, 100.0, 1000.0)): self.alphas = alphas
+    def __init__(self, alphas=(1.0, 10.0, 100.0, 1e3, 1e4)): self.alphas = alphas
     def fit(self, x, y, x_val=None, y_val=None):
         if x_val is None: x_val, y_val = x, y
-        fits = [Ridge(alpha=a).fit(x, y) for a in self.alphas]
+        with warnings.catch_warnings():              # small penalties are ill-conditioned for d ≈ n; validation decides
+            warnings.simplefilter("ignore", LinAlgWarning)
+            fits = [Ridge(alpha=a).fit(x, y) for a in self.alphas]
         errs = [((m.predict(x_val) - y_val) ** 2).mean() for m in fits]
         self.alpha, m = self.alphas[int(np.argmin(errs))], fits[int(np.argmin(errs))]
         self.W, self.b = m.coef_.T.astype(np.float32), m.intercept_.astype(np.float32)
@@ -157,6 +159,12 @@ class InfoTerm:
 class AlignmentDiverged(FloatingPointError):
     "Training of an MSMA map produced NaN/inf or exploded"
 
+class DivergedMap(CrossScaleMap):
+    "Stands in for a map whose training diverged: reports why instead of predicting"
+    def __init__(self, name:str, message:str): self.name, self.message = name, message
+    def predict(self, x): raise AlignmentDiverged(f"{self.name} diverged: {self.message}")
+    def config(self): return {"name": self.name, "diverged": self.message}
+
 # %% ../nbs/06_align.ipynb #d6ea40e6
 class MSMAMap(CrossScaleMap):
     "Residual MLP from Procrustes, trained on λ_geo·L_geo + λ_info·L_info + λ_curv·L_curv with early stopping"
@@ -186,7 +194,7 @@ def _check_terms(terms:dict, total, step:int, start:float|None):
     "Raise AlignmentDiverged naming the step and the first term that is NaN/inf, or an exploding total"
     for k, v in terms.items():
         if not torch.isfinite(v): raise AlignmentDiverged(f"step {step}: L_{k} became {v.item()}; lower the learning rate or λ_{k}")
-    if start is not None and total.item() > 1e3 * max(abs(start), 1e-3):
+    if start is not None and total.item() > 1e3 * max(abs(start), 1.0):
         raise AlignmentDiverged(f"step {step}: L_total exploded ({total.item():.3g} from {start:.3g}); lower the learning rate")
 
 # %% ../nbs/06_align.ipynb #c6137393
@@ -266,7 +274,8 @@ def _ablations(lambdas):
     return {f"msma-no-{t}": tuple(0.0 if i == k else l for i, l in enumerate(lambdas)) for k, t in enumerate(("geo", "info", "curv"))}
 
 def _make_map(name, lambdas, seed, device, msma_kw):
-    "A fresh map of rung `name` (λ triple for MSMA variants)"
+    "A fresh map of rung `name` (λ triple for MSMA variants), or a copy of a user's CrossScaleMap"
+    if isinstance(name, CrossScaleMap): return copy.deepcopy(name)
     simple = {"identity": IdentityMap, "procrustes": ProcrustesMap, "ridge": RidgeMap}
     if name in simple: return simple[name]()
     if name == "random-orthogonal": return RandomOrthogonalMap(seed)
@@ -299,8 +308,8 @@ class Alignment:
 # %% ../nbs/06_align.ipynb #6d5ce79c
 def fit_alignment(acts, smap, maps=LADDER, lambdas=None, seed:int=0, directions=("GI", "IL"), how:str="mean",
                   standardize:str="dim", ablations:bool=False, lambda_grid=(), splits=None, device=None,
-                  progress:bool=True, reps=None, **msma_kw) -> Alignment:
-    "Fit the ladder of maps (and MSMA variants) for each direction on training units only"
+                  progress:bool=True, reps=None, on_diverge:str="record", **msma_kw) -> Alignment:
+    "Fit the ladder of maps (and MSMA variants) for each direction on training units only; diverged maps are recorded (or raised)"
     cfg = load_settings()
     lambdas = tuple(lambdas or (cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv))
     bad = [d for d in directions if d not in DIRECTIONS]
@@ -311,13 +320,17 @@ def fit_alignment(acts, smap, maps=LADDER, lambdas=None, seed:int=0, directions=
     std = {s: Standardizer.fit(x[splits["train"]], standardize) for s, x in raw.items()}
     Z = {s: std[s](x) for s, x in raw.items()}
     specs = {n: lambdas for n in maps} | (_ablations(lambdas) if ablations else {}) | {f"msma[λ={tuple(l)}]": tuple(l) for l in lambda_grid}
+    specs = {(n.name if isinstance(n, CrossScaleMap) else n): (n, lam) for n, lam in specs.items()}
     fitted, tr, va = {}, splits["train"], splits["val"]
     bar = tqdm(total=len(directions) * len(specs), desc="fit_alignment", disable=not progress)
     for d in directions:
         src, tgt = DIRECTIONS[d]
-        for name, lam in specs.items():
-            m = _make_map(name, lam, seed, device, msma_kw)
-            fitted[d, name] = m.fit(Z[src][tr], Z[tgt][tr], Z[src][va], Z[tgt][va])
+        for name, (spec, lam) in specs.items():
+            m = _make_map(spec, lam, seed, device, msma_kw)
+            try: fitted[d, name] = m.fit(Z[src][tr], Z[tgt][tr], Z[src][va], Z[tgt][va])
+            except AlignmentDiverged as e:
+                if on_diverge == "raise": raise
+                fitted[d, name] = DivergedMap(name, str(e))
             bar.update()
     bar.close()
     conf = dict(seed=seed, lambdas=list(lambdas), directions=list(directions), how=how, standardize=standardize,
@@ -341,6 +354,7 @@ def save_alignment(al:Alignment, path) -> Path:
 def _restore_map(cfg:dict, arrs:dict):
     "A fitted map from its saved config and arrays"
     name = cfg["name"]
+    if "diverged" in cfg: return DivergedMap(name, cfg["diverged"])
     if name == "identity": return IdentityMap()
     if name in ("random-orthogonal", "procrustes"):
         m = RandomOrthogonalMap() if name == "random-orthogonal" else ProcrustesMap(); m.R = arrs["R"]; return m

@@ -13,32 +13,62 @@ from .config import Settings, load_settings
 from .corpus import CorpusError, load_corpus
 from .models import ModelLoadError, load_model
 from .extract import CacheError, ContextLengthError, NonFiniteActivations, extract
-from .report import extraction_sections, layer_summary, report_meta, write_report
+from .scales import scale_map, split_units
+from .evaluate import alignment_runs, AlignmentReport
+from .report import Section, extraction_sections, layer_summary, report_meta, write_report, scales_section, alignment_section, calibration_section
 
 # %% auto #0
-__all__ = ['run', 'main']
+__all__ = ['MIN_TEST_UNITS', 'run', 'main']
 
 # %% ../nbs/91_cli.ipynb #c82ffd61
 def run(model=None, corpus=None, granularity=None, out=None, device=None, batch_size=None, docs_per_topic:int=0,
-        settings=None, attentions:bool=False, overwrite:bool=False, progress:bool=True, long_texts=None, log=print) -> Path:
-    "Extract and report; returns the report folder"
-    cfg = load_settings(settings, model=model, corpus=corpus, granularity=granularity, device=device,
-                        batch_size=batch_size, long_texts=long_texts, report_dir=str(out) if out else None)
+        settings=None, attentions:bool=False, overwrite:bool=False, progress:bool=True, long_texts=None,
+        partition=None, seeds=None, align:bool=True, log=print) -> Path:
+    "Extract, partition, align and report; returns the report folder"
+    cfg = load_settings(settings, model=model, corpus=corpus, granularity=granularity, device=device, batch_size=batch_size,
+                        long_texts=long_texts, partition=partition, seeds=tuple(seeds) if seeds else None,
+                        report_dir=str(out) if out else None)
     t0 = time.time()
-    lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype, attentions=attentions)
+    lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype, attentions=attentions or cfg.partition == "attention")
     log(f"loaded {lm}  [{time.time() - t0:.1f} s]")
     c = load_corpus(cfg.corpus)
     if docs_per_topic: c = c.take(docs_per_topic)
     log(f"corpus: {len(c.docs)} documents, {len(c.sentences)} sentences")
     t1 = time.time()
-    acts = extract(lm, c, cfg.granularity, attentions=attentions, overwrite=overwrite, progress=progress, settings=cfg)
+    acts = extract(lm, c, cfg.granularity, attentions=attentions or cfg.partition == "attention", overwrite=overwrite,
+                   progress=progress, settings=cfg)
     log(f"extracted {len(acts)} units -> {acts.path}  [{time.time() - t1:.1f} s]")
+    sections = extraction_sections(acts)
+    for st in acts.stacks:
+        sections.append(scales_section(acts, st, methods=tuple(dict.fromkeys((cfg.partition, "paper", "uniform", "cka")))))
+        if align: sections += _alignment(acts, st, cfg, lm.name, progress, log)
     out = Path(cfg.report_dir)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(acts.path/"manifest.json", out/"manifest.json")
-    page = write_report(out, f"msma_lab report: {lm.name} on {c.name}", report_meta(acts), extraction_sections(acts))
+    page = write_report(out, f"msma_lab report: {lm.name} on {c.name}", report_meta(acts), sections)
     log(f"report: {page}  [total {time.time() - t0:.1f} s]")
     return out
+
+# %% ../nbs/91_cli.ipynb #a7da1127
+MIN_TEST_UNITS = 40
+
+def _alignment(acts, stack, cfg, name, progress, log) -> list:
+    "The alignment and calibration sections for one stack (or a note saying why alignment was skipped)"
+    smap = scale_map(acts, cfg.partition, stack)
+    n_test = min(len(split_units(acts.units, seed=s)["test"]) for s in cfg.seeds)
+    if n_test < MIN_TEST_UNITS:
+        log(f"alignment skipped: {n_test} test units (< {MIN_TEST_UNITS}); use more documents")
+        return [Section(f"Cross-scale alignment ({stack})", f"Skipped: the smallest test split has {n_test} units, fewer than "
+                        f"{MIN_TEST_UNITS}; run on more documents (e.g. without --docs-per-topic).")]
+    t = time.time()
+    runs = alignment_runs(acts, smap, seeds=cfg.seeds, ablations=True, progress=progress,
+                          lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv))
+    log(f"aligned {stack}: {runs['map'].nunique()} maps × {runs.direction.nunique()} directions × {len(cfg.seeds)} seeds  [{time.time() - t:.1f} s]")
+    rep = AlignmentReport(runs, name, f"{cfg.partition}: {smap}")
+    t = time.time()
+    calib = calibration_section(int(runs.n_test.median()), acts.d)
+    log(f"calibrated the estimators at n = {int(runs.n_test.median())}  [{time.time() - t:.1f} s]")
+    return [alignment_section(rep), calib]
 
 # %% ../nbs/91_cli.ipynb #37393b6a
 _USER_ERRORS = (ModelLoadError, CorpusError, CacheError, ContextLengthError, NonFiniteActivations, FileNotFoundError, ValueError)
@@ -56,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--docs-per-topic", type=int, default=0, help="use only the first N documents of each topic")
     r.add_argument("--settings", help="settings.ini to read (default: nearest one above the current folder)")
     r.add_argument("--long-texts", choices=["error", "split"], help="texts longer than the context: refuse (default) or encode in windows")
+    r.add_argument("--partition", choices=["paper", "uniform", "cka", "attention"], help="how layers are split into scales")
+    r.add_argument("--seeds", type=int, nargs="+", help="seeds for the alignment evaluation (settings: seeds)")
+    r.add_argument("--no-align", action="store_true", help="skip the alignment evaluation")
     r.add_argument("--attentions", action="store_true", help="also summarise attention per layer and head")
     r.add_argument("--overwrite", action="store_true", help="recompute the activations even if cached")
     r.add_argument("--no-progress", action="store_true")
@@ -67,7 +100,8 @@ def main(argv=None) -> int:
     a = _parser().parse_args(argv)
     try:
         run(a.model, a.corpus, a.granularity, a.out, a.device, a.batch_size, a.docs_per_topic, a.settings,
-            a.attentions, a.overwrite, not a.no_progress, a.long_texts)
+            a.attentions, a.overwrite, not a.no_progress, a.long_texts,
+            a.partition, a.seeds, not a.no_align)
     except _USER_ERRORS as e:
         print(f"msma: error: {e}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ __all__ = ['MI_METHODS_REPORT', 'KEY_METRICS', 'PAPER_CLAIMS', 'PAPER_TABLE', 'p
 MI_METHODS_REPORT = ("ksg", "infonce", "mine")
 
 def pair_metrics(fx, y, y_train, seed:int=0, mi_methods=MI_METHODS_REPORT, k_pca:int=16) -> dict:
-    "KL (Gaussian full/diag, kNN), MI per method with a shuffled-pair null, dCor, CKA, Procrustes, collapse checks"
+    "KL (Gaussian full/diag, kNN), MI per method with a shuffled-pair null, dCor² (bias-corrected) and dCor, CKA, Procrustes, collapse checks"
     fx, y = np.asarray(fx, np.float64), np.asarray(y, np.float64)
     out = dict(kl_full=gaussian_kl(fx, y, "full"), kl_diag=gaussian_kl(fx, y, "diag"))
     _, pf, py = pca_project(y_train, k_pca, fx, y)
@@ -34,7 +34,7 @@ def pair_metrics(fx, y, y_train, seed:int=0, mi_methods=MI_METHODS_REPORT, k_pca
     for m in mi_methods:
         out[f"mi_{m}"] = mutual_information(fx, y, m, k_pca=k_pca, seed=seed)
         out[f"null_{m}"] = float(shuffled_null(fx, y, m, n_perm=1, seed=seed, k_pca=k_pca)[0])
-    out.update(dcor=distance_correlation(fx, y), cka=linear_cka(fx, y),
+    out.update(dcor=distance_correlation(fx, y), dcor_plain=distance_correlation(fx, y, unbiased=False), cka=linear_cka(fx, y),
                procrustes=procrustes_distance(fx, y) if fx.shape[1] == y.shape[1] else np.nan,
                var_ratio=float(fx.var(0).sum() / y.var(0).sum()), erank=effective_rank(fx), erank_target=effective_rank(y))
     return out
@@ -50,6 +50,8 @@ def alignment_runs(acts, smap, seeds=(0, 1, 2, 3, 4), maps=LADDER, ablations:boo
         fit_s = time.perf_counter() - t0
         for (d, name), m in al.maps.items():
             t1 = time.perf_counter()
+            if getattr(m, "message", None):      # a DivergedMap: reported, not measured
+                rows.append(dict(seed=seed, direction=d, map=name, diverged=m.message, fit_s=fit_s / len(al.maps))); continue
             fx, y = al.pairs(d, name, "test")
             tgt = al.reps[{"GI": "intermediate", "IL": "local", "IG": "global", "LI": "intermediate"}[d]][al.splits["train"]]
             rows.append(dict(seed=seed, direction=d, map=name, n_test=len(y), **pair_metrics(fx, y, tgt, seed, mi_methods),
@@ -131,11 +133,11 @@ class AlignmentReport:
     def relative(self) -> pd.DataFrame: return relative_changes(self.runs)
 
     def paper_table(self, direction:str="GI") -> pd.DataFrame:
-        "The paper's table format (KL diag, MI KSG, dCor; mean ± sd over seeds) beside the paper's own rows"
+        "The paper's table format (KL diag, MI KSG, plain dCor; mean ± sd over seeds) beside the paper's own rows"
         g = self.runs[self.runs.direction == direction].groupby("map", sort=False)
         fmt = lambda s: f"{s.mean():.3g} ± {s.std(ddof=1):.2g}" if len(s) > 1 else f"{s.mean():.3g}"
         ours = [(f"{self.model} (ours, held-out)", {"identity": "baseline", "msma": "full MSMA"}.get(m, m),
-                 fmt(d.kl_diag), fmt(d.mi_ksg), fmt(d.dcor)) for m, d in g]
+                 fmt(d.kl_diag), fmt(d.mi_ksg), fmt(d.dcor_plain)) for m, d in g]
         return pd.concat([PAPER_TABLE.astype(str), pd.DataFrame(ours, columns=PAPER_TABLE.columns)], ignore_index=True)
 
 # %% ../nbs/07_evaluate.ipynb #8b27b57e
@@ -160,6 +162,9 @@ def _verdict_lines(self:AlignmentReport, direction="GI") -> list:
     best = r.groupby("map").kl_diag.mean().idxmin()
     lines.append(f"Lowest held-out KL: `{best}`; geometric fidelity (CKA) — " +
                  ", ".join(f"{m} {v:.2f}" for m, v in r.groupby("map", sort=False).cka.mean().items()) + ".")
+    if "diverged" in r and r.diverged.notna().any():
+        dv = r[r.diverged.notna()]
+        lines.append("Diverged during training (not measured): " + "; ".join(f"{m} (seed {s}): {msg}" for m, s, msg in zip(dv["map"], dv.seed, dv.diverged)) + ".")
     coll = r[(r.var_ratio < 0.1) | (r.erank < 0.1 * r.erank_target)]["map"].unique()
     lines.append("Collapse check: " + (f"collapsed maps: {', '.join(coll)}." if len(coll) else "no map collapsed (variance and effective rank of f(x) ≥ 10% of the target's)."))
     nulls = [m for m in MI_METHODS_REPORT if f"null_{m}" in r]

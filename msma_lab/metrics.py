@@ -1,4 +1,4 @@
-"""Honest comparisons between representations — starting with unbiased CKA and effective rank
+"""Honest comparisons between representations: CKA, effective rank, KL, mutual information, distance correlation and Procrustes distance
 
 Docs: https://msma-lab.github.io/msma_lab/metrics.html.md"""
 
@@ -6,10 +6,23 @@ Docs: https://msma-lab.github.io/msma_lab/metrics.html.md"""
 
 # %% ../nbs/04_metrics.ipynb #cf063c06
 from __future__ import annotations
+import copy, math
 import numpy as np
+import torch
+from fastcore.basics import patch
+from scipy.linalg import cho_factor, cho_solve
+from scipy.spatial import cKDTree
+from scipy.special import digamma
+from sklearn.covariance import LedoitWolf
+from sklearn.decomposition import PCA
+from torch import nn
+from .config import resolve_device
 
 # %% auto #0
-__all__ = ['as_samples', 'paired', 'linear_cka', 'effective_rank']
+__all__ = ['MI_METHODS', 'as_samples', 'paired', 'linear_cka', 'effective_rank', 'Critic', 'pair_scores', 'dv_bound',
+           'infonce_bound', 'MINE', 'InfoNCE', 'kl_normal', 'gaussian_kl', 'knn_kl', 'pca_project', 'ksg_mi',
+           'gaussian_mi', 'split_units', 'fit_critic', 'mutual_information', 'shuffled_null', 'distance_correlation',
+           'procrustes_distance']
 
 # %% ../nbs/04_metrics.ipynb #599b27a9
 def as_samples(x, name="x", min_n:int=2) -> np.ndarray:
@@ -57,3 +70,227 @@ def effective_rank(x) -> float:
     p = s / s.sum()
     p = p[p > 0]
     return float(np.exp(-(p * np.log(p)).sum()))
+
+# %% ../nbs/04_metrics.ipynb #94bc83b5
+class Critic(nn.Module):
+    "T(x, y): an MLP on concat(x, y) with two hidden ReLU layers, one score per pair"
+    def __init__(self, dx:int, dy:int, hidden:int=128):
+        super().__init__()
+        self.dx = dx
+        self.inp = nn.Linear(dx + dy, hidden)
+        self.body = nn.Sequential(nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, x, y): return self.body(self.inp(torch.cat([x, y], -1))).squeeze(-1)
+
+# %% ../nbs/04_metrics.ipynb #7870021f
+@patch
+def scores(self:Critic, x, y, chunk:int=2**18):
+    "(n, m) matrix of T(x_i, y_j) for all pairs, built in row blocks of about `chunk` pairs"
+    W, b = self.inp.weight, self.inp.bias
+    hx, hy = x @ W[:, :self.dx].T, y @ W[:, self.dx:].T + b
+    rows = max(1, chunk // len(y))
+    return torch.cat([self.body(hx[i:i + rows, None] + hy[None]).squeeze(-1) for i in range(0, len(x), rows)])
+
+# %% ../nbs/04_metrics.ipynb #6a743c73
+def pair_scores(critic, x, y):
+    "(n, m) matrix of critic(x_i, y_j), with the fast path for a `Critic`"
+    if isinstance(critic, Critic): return critic.scores(x, y)
+    n, m = len(x), len(y)
+    return critic(x.repeat_interleave(m, 0), y.repeat(n, 1)).view(n, m)
+
+# %% ../nbs/04_metrics.ipynb #93a5425e
+def dv_bound(critic, x, y, perm=None):
+    "Donsker–Varadhan lower bound on I(x; y): E_joint[T] − log E_marg[e^T], marginal pairs (x, y[perm]) or all i≠j"
+    joint = critic(x, y).mean()
+    if perm is None:
+        s = pair_scores(critic, x, y)
+        marg = s[~torch.eye(len(x), dtype=torch.bool, device=s.device)]
+    else: marg = critic(x, y[perm])
+    return joint - (torch.logsumexp(marg, 0) - math.log(len(marg)))
+
+# %% ../nbs/04_metrics.ipynb #e1ddab29
+def infonce_bound(critic, x, y):
+    "InfoNCE lower bound on I(x; y) from the n×n score matrix; never above log n"
+    s = pair_scores(critic, x, y)
+    return math.log(len(x)) + (s.diagonal() - torch.logsumexp(s, 1)).mean()
+
+# %% ../nbs/04_metrics.ipynb #f30ea031
+class MINE:
+    "MINE estimator: a `Critic` with its own Adam optimiser, shuffle generator and EMA of E_marg[e^T]"
+    def __init__(self, dx:int, dy:int, hidden:int=128, lr:float=1e-3, ema:float=0.1, seed:int=0, device=None):
+        self.device, self.ema, self.log_ma = resolve_device(device), ema, None
+        with torch.random.fork_rng(devices=[]):                  # seeded init, global RNG untouched
+            torch.manual_seed(seed)
+            self.critic = Critic(dx, dy, hidden).to(self.device)
+        self.opt = torch.optim.Adam(self.critic.parameters(), lr=lr)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def _t(self, a): return torch.as_tensor(a, dtype=torch.float32).detach().to(self.device)
+
+# %% ../nbs/04_metrics.ipynb #0c246636
+@patch
+def step(self:MINE, x, y) -> float:
+    "One Adam step on the EMA-corrected DV gradient for the batch (x, y); returns the batch's DV bound"
+    x, y = self._t(x), self._t(y)
+    perm = torch.randperm(len(x), generator=self.gen).to(self.device)
+    joint, marg = self.critic(x, y).mean(), self.critic(x, y[perm])
+    log_e = torch.logsumexp(marg, 0) - math.log(len(marg))       # log of the batch mean of e^T
+    le = log_e.detach()
+    self.log_ma = le if self.log_ma is None else torch.logaddexp(self.log_ma + math.log(1 - self.ema), le + math.log(self.ema))
+    loss = -(joint - torch.exp(log_e - self.log_ma))
+    self.opt.zero_grad(); loss.backward(); self.opt.step()
+    return (joint - le).item()
+
+# %% ../nbs/04_metrics.ipynb #57518065
+@patch
+def estimate(self:MINE, x, y, seed:int|None=None) -> float:
+    "DV bound on (x, y) without gradient: marginal pairs from a seeded shuffle, or all i≠j pairs if seed is None"
+    x, y = self._t(x), self._t(y)
+    perm = None if seed is None else torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(self.device)
+    with torch.no_grad(): return dv_bound(self.critic, x, y, perm).item()
+
+# %% ../nbs/04_metrics.ipynb #649f11a0
+class InfoNCE(MINE):
+    "InfoNCE estimator with the same interface as `MINE`: own critic, optimiser and generator"
+    def step(self, x, y) -> float:
+        "One Adam step maximising the InfoNCE bound of the batch; returns it"
+        loss = -infonce_bound(self.critic, self._t(x), self._t(y))
+        self.opt.zero_grad(); loss.backward(); self.opt.step()
+        return -loss.item()
+
+    def estimate(self, x, y, seed:int|None=None) -> float:
+        "InfoNCE bound on all pairs of (x, y), without gradient (`seed` is unused: nothing is random)"
+        with torch.no_grad(): return infonce_bound(self.critic, self._t(x), self._t(y)).item()
+
+# %% ../nbs/04_metrics.ipynb #7032d0c7
+def kl_normal(mu0, cov0, mu1, cov1) -> float:
+    "Closed-form KL(N(mu0, cov0) ‖ N(mu1, cov1)) in nats; 1-D covariances are diagonals"
+    mu0, cov0, mu1, cov1 = (np.asarray(a, dtype=np.float64) for a in (mu0, cov0, mu1, cov1))
+    dm = mu1 - mu0
+    if cov0.ndim == 1: return 0.5 * float(np.sum(cov0 / cov1 + dm**2 / cov1 - 1 + np.log(cov1 / cov0)))
+    c0, c1 = cho_factor(cov0, lower=True), cho_factor(cov1, lower=True)
+    logdet = lambda c: 2 * np.log(np.diag(c[0])).sum()
+    return 0.5 * float(np.trace(cho_solve(c1, cov0)) + dm @ cho_solve(c1, dm) - len(dm) + logdet(c1) - logdet(c0))
+
+# %% ../nbs/04_metrics.ipynb #668cb497
+def _same_space(x, y, min_n:int=2):
+    "Check `x`, `y` as samples (any n) of the same dimension d"
+    x, y = as_samples(x, "x", min_n), as_samples(y, "y", min_n)
+    if x.shape[1] != y.shape[1]: raise ValueError(f"x and y must live in the same space: d = {x.shape[1]} vs {y.shape[1]}")
+    return x, y
+
+def gaussian_kl(x, y, kind:str="full") -> float:
+    "KL(N(μx, Σx) ‖ N(μy, Σy)) in nats between Gaussians fitted to `x` and `y`: 'full' (Ledoit–Wolf) or 'diag'"
+    x, y = _same_space(x, y)
+    if kind == "diag":
+        vx, vy = x.var(0, ddof=1), y.var(0, ddof=1)
+        if (vx <= 0).any() or (vy <= 0).any(): raise ValueError("a feature is constant: its diagonal Gaussian is degenerate")
+        return kl_normal(x.mean(0), vx, y.mean(0), vy)
+    if kind != "full": raise ValueError(f"kind must be 'full' or 'diag', not {kind!r}")
+    return kl_normal(x.mean(0), LedoitWolf().fit(x).covariance_, y.mean(0), LedoitWolf().fit(y).covariance_)
+
+# %% ../nbs/04_metrics.ipynb #63e704b4
+def knn_kl(x, y, k:int=5) -> float:
+    "Wang–Kulkarni–Verdú k-nearest-neighbour estimate of KL(p_x ‖ p_y) in nats"
+    x, y = _same_space(x, y, min_n=k + 1)
+    (n, d), m = x.shape, len(y)
+    rho = cKDTree(x).query(x, [k + 1])[0][:, 0]                  # k-th neighbour among the other x's
+    nu = cKDTree(y).query(x, [k])[0][:, 0]                       # k-th neighbour among the y's
+    if (rho == 0).any() or (nu == 0).any(): raise ValueError("duplicate points: the k-NN estimator needs continuous data")
+    return float(d * np.mean(np.log(nu / rho)) + np.log(m / (n - 1)))
+
+# %% ../nbs/04_metrics.ipynb #74d183ad
+def pca_project(train, k:int=16, *others, whiten:bool=True) -> list:
+    "Fit a k-component PCA on `train` (n, d); return [train, *others] projected onto it"
+    train = as_samples(train, "train")
+    pca = PCA(min(k, *train.shape), whiten=whiten, random_state=0).fit(train)
+    return [pca.transform(train)] + [pca.transform(as_samples(o, "other", 1)) for o in others]
+
+# %% ../nbs/04_metrics.ipynb #bfa06cc3
+def ksg_mi(x, y, k:int=5) -> float:
+    "Kraskov–Stögbauer–Grassberger estimator 1 of I(x; y) in nats (max-norm, k neighbours)"
+    x, y = paired(x, y, min_n=k + 2)
+    n, xy = len(x), np.hstack([x, y])
+    eps = cKDTree(xy).query(xy, [k + 1], p=np.inf)[0][:, 0]      # k-th joint neighbour (the point itself is 0th)
+    if (eps == 0).any(): raise ValueError("duplicate pairs: the KSG estimator needs continuous data")
+    r = np.nextafter(eps, 0)                                     # count points strictly inside ε
+    nx = cKDTree(x).query_ball_point(x, r, p=np.inf, return_length=True) - 1
+    ny = cKDTree(y).query_ball_point(y, r, p=np.inf, return_length=True) - 1
+    return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
+
+# %% ../nbs/04_metrics.ipynb #3e91d782
+def gaussian_mi(d:int, rho:float) -> float:
+    "True I(x; y) in nats for d independent pairs of standard normals with correlation rho"
+    return -d / 2 * math.log(1 - rho**2)
+
+# %% ../nbs/04_metrics.ipynb #160bae9b
+def split_units(n:int, train_frac:float=0.6, seed:int=0):
+    "Seeded split of `n` unit indices into (train, held_out)"
+    idx = np.random.default_rng(seed).permutation(n)
+    m = int(round(train_frac * n))
+    return idx[:m], idx[m:]
+
+# %% ../nbs/04_metrics.ipynb #7de0e515
+_CRITIC_DEFAULTS = {"mine": (MINE, 256, 1e-3), "infonce": (InfoNCE, 32, 3e-3)}   # class, batch size, lr
+
+def fit_critic(method:str, x, y, seed:int=0, steps:int=300, batch_size:int|None=None, lr:float|None=None,
+               hidden:int=128, val_frac:float=0.2, eval_every:int=25, patience:int=4, device="cpu"):
+    "Train a MINE/InfoNCE estimator on (x, y), keeping the critic with the best bound on a validation slice"
+    cls, bs, lr0 = _CRITIC_DEFAULTS[method]
+    est = cls(x.shape[1], y.shape[1], hidden, lr or lr0, seed=seed, device=device)
+    x, y = est._t(x), est._t(y)
+    nv = max(int(val_frac * len(x)), 2)
+    (xv, yv), (xt, yt) = (x[:nv], y[:nv]), (x[nv:], y[nv:])
+    best, state, bad = -math.inf, None, 0
+    for s in range(1, steps + 1):
+        idx = torch.randperm(len(xt), generator=est.gen)[:batch_size or bs]
+        est.step(xt[idx], yt[idx])
+        if s % eval_every: continue
+        v = est.estimate(xv, yv)
+        if v > best: best, state, bad = v, copy.deepcopy(est.critic.state_dict()), 0
+        elif (bad := bad + 1) >= patience: break
+    if state is not None: est.critic.load_state_dict(state)
+    return est
+
+# %% ../nbs/04_metrics.ipynb #9d12b1b4
+MI_METHODS = ("ksg", "mine", "infonce")
+
+def mutual_information(x, y, method:str="ksg", k_pca:int=16, seed:int=0, train_frac:float=0.6, whiten:bool=True, **opts) -> float:
+    "I(x; y) in nats on held-out units, after a PCA to `k_pca` dims fitted on the training units"
+    if method not in MI_METHODS: raise ValueError(f"unknown MI method {method!r}; use one of {', '.join(MI_METHODS)}")
+    x, y = paired(x, y, min_n=20)
+    tr, te = split_units(len(x), train_frac, seed)
+    (xtr, xte), (ytr, yte) = (pca_project(a[tr], k_pca, a[te], whiten=whiten) for a in (x, y))
+    if method == "ksg": return ksg_mi(xte, yte, **opts)
+    return fit_critic(method, xtr, ytr, seed=seed, **opts).estimate(xte, yte)
+
+# %% ../nbs/04_metrics.ipynb #d8b2ebe4
+def shuffled_null(x, y, method:str="ksg", n_perm:int=5, seed:int=0, **opts) -> np.ndarray:
+    "MI estimates on `n_perm` seeded shufflings of the pairs: the null beside every MI number"
+    x, y = paired(x, y, min_n=20)
+    rng = np.random.default_rng(seed)
+    return np.array([mutual_information(x, y[rng.permutation(len(y))], method, seed=seed + i, **opts) for i in range(n_perm)])
+
+# %% ../nbs/04_metrics.ipynb #928f3906
+def _dcor():
+    "The `dcor` module, imported without letting numba change torch's thread count"
+    n = torch.get_num_threads()
+    import dcor                                                  # slow (numba): only on first use
+    torch.set_num_threads(n)
+    return dcor
+
+def distance_correlation(x, y, unbiased:bool=True) -> float:
+    "Distance correlation of paired `x`, `y` via `dcor`: bias-corrected dCor² (default) or plain dCor"
+    x, y = paired(x, y, min_n=4)
+    dcor = _dcor()
+    return float(dcor.u_distance_correlation_sqr(x, y) if unbiased else dcor.distance_correlation(x, y))
+
+# %% ../nbs/04_metrics.ipynb #4bb44a20
+def procrustes_distance(x, y) -> float:
+    "min over orthogonal R of ‖xR − y‖_F after centring and scaling each to unit norm; 0 to √2"
+    x, y = paired(x, y)
+    x, y = x - x.mean(0), y - y.mean(0)
+    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+    if nx == 0 or ny == 0: raise ValueError("a representation is constant across samples: its Procrustes distance is undefined")
+    nuc = np.linalg.svd((x / nx).T @ (y / ny), compute_uv=False).sum()
+    return float(np.sqrt(max(2 - 2 * nuc, 0.0)))

@@ -16,9 +16,13 @@ from plotly.subplots import make_subplots
 import msma_lab
 from .extract import Activations
 from .metrics import effective_rank, linear_cka
+from .scales import cka_matrix, cka_heatmap, scale_map, scale_representations, manifold_diagnostics
+from .evaluate import AlignmentReport, metric_figure
+from .calibration import calibrate_mi, calibrate_kl, calibrated_range, calibration_figure
 
 # %% auto #0
-__all__ = ['anisotropy', 'layer_summary', 'summary_figure', 'Section', 'write_report', 'extraction_sections', 'report_meta']
+__all__ = ['anisotropy', 'layer_summary', 'summary_figure', 'Section', 'write_report', 'extraction_sections', 'report_meta',
+           'scales_section', 'alignment_section', 'calibration_section']
 
 # %% ../nbs/90_report.ipynb #94e3b9ab
 def anisotropy(x:np.ndarray) -> float:
@@ -114,3 +118,41 @@ def report_meta(acts:Activations) -> dict:
             "corpus": f"{m['corpus']['name']} (hash {m['corpus']['hash']})", "units": f"{m['n_units']} {m['granularity']} units",
             "hidden states": ", ".join(f"{s}: {n}" for s, n in m["stacks"].items()), "pooling": m["pooling"],
             "cache": f"{acts.path} ({m['cache_dtype']})"}
+
+# %% ../nbs/90_report.ipynb #71052f77
+def scales_section(acts:Activations, stack:str|None=None, methods=("paper", "uniform", "cka"), max_units:int=1000) -> Section:
+    "Partitions by several methods, the CKA heatmap with the chosen bands, and per-scale manifold diagnostics"
+    stack = stack or acts.stacks[0]
+    cka = cka_matrix(acts, stack, max_units=max_units)
+    maps = {m: scale_map(acts, m, stack) for m in methods}
+    parts = pd.DataFrame([dict(method=m, **{s: f"{r[0]}–{r[1]}" for s, r in sm.ranges.items()}) for m, sm in maps.items()])
+    diag = manifold_diagnostics(scale_representations(acts, maps[methods[0]]))
+    return Section(f"Scales ({stack})", f"Bands of hidden states (0 = embeddings) by method; the heatmap shows unbiased linear CKA "
+                   f"between hidden states with the `{methods[0]}` bands drawn on it. Diagnostics are for the `{methods[0]}` bands.",
+                   (cka_heatmap(cka, maps[methods[0]]), ("partitions", parts), ("manifold_diagnostics", diag.reset_index())))
+
+# %% ../nbs/90_report.ipynb #45efe994
+def alignment_section(rep:AlignmentReport) -> Section:
+    "The verdict on the paper's claims, figures per direction, the paper-format table and the full summary"
+    dirs = list(dict.fromkeys(rep.runs.direction))
+    verdict = "".join(f"<li>{html.escape(l)}</li>" for d in dirs for l in [f"[{d}]"] + rep.verdict_lines(d))
+    text = (f"Every map is fitted on training units and measured on held-out test units, over {rep.runs.seed.nunique()} seeds "
+            f"(partition: {html.escape(rep.partition)}). Baselines: identity (the paper's) and Procrustes (the best rigid map)."
+            f"<ul>{verdict}</ul>")
+    items = tuple(metric_figure(rep.runs, direction=d) for d in dirs)
+    return Section("Cross-scale alignment", text, items + (("paper_table", rep.paper_table(dirs[0])), ("alignment_relative", rep.relative),
+                                                             ("alignment_summary", rep.summary), ("alignment_runs", rep.runs)))
+
+# %% ../nbs/90_report.ipynb #1de4d8e0
+def calibration_section(n:int, d_model:int, k_pca:int=16, seeds=(0, 1)) -> Section:
+    "Known-answer calibration of every MI and KL estimator at n units, k_pca (MI, kNN KL) and d_model (Gaussian KL)"
+    mi = calibrate_mi(n=n, dims=(k_pca,), true_mis=(0, 0.5, 1, 2, 4), seeds=seeds)
+    kl = pd.concat([calibrate_kl(("gaussian_diag", "gaussian_full"), n=n, dims=(d_model,), true_kls=(0, 1, 10, 100), seeds=seeds),
+                    calibrate_kl(("knn",), n=n, dims=(k_pca,), true_kls=(0, 1, 3, 10), seeds=seeds)], ignore_index=True)
+    rng = pd.concat([calibrated_range(mi), calibrated_range(kl)], ignore_index=True)
+    said = "; ".join(f"{r.estimator} (d={r.d}): " + ("not calibrated above 0" if not r.hi > 0 else f"[{r.lo:g}, {r.hi:g}]")
+                     if r.points else f"{r.estimator} (d={r.d}): nowhere within 10%" for r in rng.itertuples())
+    return Section("Estimator calibration", f"Known-answer problems at the report's sizes (n = {n}). Calibrated ranges "
+                   f"(|bias| ≤ 10% or ≤ 0.05): {html.escape(said)}. Numbers outside their estimator's range are biased "
+                   "(MI estimators read low at high MI, so MI <em>ratios</em> between maps are not reliable).",
+                   (calibration_figure(mi), ("calibration_mi", mi), ("calibration_kl", kl), ("calibrated_ranges", rng)))

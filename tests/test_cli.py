@@ -89,3 +89,18 @@ def test_text_longer_than_the_context_is_refused_then_split_on_request(tmp_path,
     r = msma(*args, cwd=tmp_path, env=env)
     assert r.returncode == 2 and "limit is 130" in r.stderr and "--long-texts split" in r.stderr
     assert msma(*args, "--long-texts", "split", cwd=tmp_path, env=env).returncode == 0
+
+
+def test_run_with_alignment_on_enough_documents(tmp_path, env):
+    "A slice big enough to align: the report gains partitions, alignment over seeds, calibration and a verdict"
+    r = msma("run", "--model", "tiny-gpt2", "--docs-per-topic", "8", "--seeds", "0", "1", "--out", "rep", "--no-progress",
+             cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    rep = tmp_path/"rep"
+    runs = pd.read_csv(rep/"alignment_runs.csv")
+    assert set(runs.seed) == {0, 1} and {"identity", "procrustes", "ridge", "msma", "msma-no-geo"} <= set(runs["map"])
+    assert (runs.n_test >= 40).all()
+    page = (rep/"report.html").read_text()
+    for text in ("Scales (decoder)", "Cross-scale alignment", "Estimator calibration", "KL (diag) reduction of full MSMA vs procrustes"):
+        assert text in page
+    assert set(pd.read_csv(rep/"partitions.csv").method) == {"paper", "uniform", "cka"}

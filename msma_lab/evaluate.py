@@ -62,8 +62,9 @@ def alignment_runs(acts, smap, seeds=(0, 1, 2, 3, 4), maps=LADDER, ablations:boo
 KEY_METRICS = ("kl_diag", "kl_full", "kl_knn", "mi_ksg", "mi_infonce", "mi_mine", "dcor", "cka", "procrustes")
 
 def _ci(v, seed=0):
-    "Bootstrap 95% interval of the mean of `v` (nan for fewer than 3 values)"
+    "Bootstrap 95% interval of the mean of the finite values of `v` (nan for fewer than 3)"
     v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
     if len(v) < 3 or np.ptp(v) == 0: return (np.nan, np.nan) if len(v) < 3 else (v[0], v[0])
     r = stats.bootstrap((v,), np.mean, n_resamples=2000, confidence_level=0.95, method="percentile", random_state=seed)
     return tuple(r.confidence_interval)
@@ -71,6 +72,7 @@ def _ci(v, seed=0):
 def _wilcoxon(a, b):
     "Two-sided paired Wilcoxon p-value (nan when all differences are zero or fewer than 2 pairs)"
     d = np.asarray(a, float) - np.asarray(b, float)
+    d = d[np.isfinite(d)]                                  # seeds where a map diverged are not pairs
     if len(d) < 2 or np.allclose(d, 0): return np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -84,12 +86,14 @@ def summarize_runs(runs:pd.DataFrame, metrics=KEY_METRICS) -> pd.DataFrame:
         g = g.sort_values("seed")
         for met in [m for m in metrics if m in g]:
             v = g[met].to_numpy(float)
-            r = dict(direction=d, map=name, metric=met, n_seeds=len(v), mean=v.mean(), sd=v.std(ddof=1) if len(v) > 1 else np.nan)
+            f = v[np.isfinite(v)]                          # diverged seeds have no measurement
+            r = dict(direction=d, map=name, metric=met, n_seeds=len(f), mean=f.mean() if len(f) else np.nan,
+                     sd=f.std(ddof=1) if len(f) > 1 else np.nan)
             r["ci_low"], r["ci_high"] = _ci(v)
             for base in ("identity", "procrustes"):
                 b = runs[(runs.direction == d) & (runs["map"] == base)].sort_values("seed")[met].to_numpy(float)
                 if len(b) == len(v) and name != base:
-                    diff = v - b
+                    diff = (v - b)[np.isfinite(v - b)]
                     r[f"p_vs_{base}"] = _wilcoxon(v, b)
                     r[f"effect_vs_{base}"] = diff.mean() / diff.std(ddof=1) if len(diff) > 1 and diff.std(ddof=1) > 0 else np.nan
             rows.append(r)

@@ -29,6 +29,7 @@ The runs are sequential (one subprocess at a time).
 from __future__ import annotations
 import argparse, json, os, platform, resource, shutil, subprocess, sys, tempfile, threading, time
 from pathlib import Path
+from _texts import corpus_texts   # benchmarks/_texts.py (scripts run from benchmarks/ on sys.path)
 
 RESULTS = Path(__file__).resolve().parent/"results"
 MB = 2 ** 20
@@ -62,18 +63,6 @@ class Sampler:
         self._stop.set(); self._t.join(); self.peak_kb = max(self.peak_kb, status_kb("VmRSS"))
 
 
-def corpus_texts(n: int) -> list[str]:
-    "n distinct sentences: the shipped corpus, repeated with ' (copy k)' suffixes when it is too short"
-    from msma_lab.corpus import load_corpus
-    for attempt in range(5):  # the corpus file may be being rewritten: retry a few times
-        try: base = load_corpus().sentences.text.tolist(); break
-        except Exception:
-            if attempt == 4: raise
-            time.sleep(2)
-    out = []
-    for k in range(n // max(len(base), 1) + 1):
-        out += [t if k == 0 else f"{t} (copy {k + 1})" for t in base]
-    return out[:n]
 
 
 def child(model: str, size: int, batch_size: int, tmp_parent) -> dict:

@@ -42,22 +42,12 @@ import torch
 from msma_lab.corpus import load_corpus
 from msma_lab.models import load_model, _PAD_OFFSET_POSITIONS
 from msma_lab.extract import Activations, as_corpus, extract, make_batch, plan_extraction
+from _texts import corpus_texts   # benchmarks/_texts.py (scripts run from benchmarks/ on sys.path)
 
 DEFAULT_N = {"smollm2-135m": 256, "minilm-l6": 512}
 RESULTS = Path(__file__).resolve().parent/"results"
 
 
-def corpus_texts(n: int) -> list[str]:
-    "n distinct sentences: the shipped corpus, repeated with ' (copy k)' suffixes when it is too short"
-    for attempt in range(5):  # the corpus file may be being rewritten: retry a few times
-        try: base = load_corpus().sentences.text.tolist(); break
-        except Exception:
-            if attempt == 4: raise
-            time.sleep(2)
-    out = []
-    for k in range(n // max(len(base), 1) + 1):
-        out += [t if k == 0 else f"{t} (copy {k + 1})" for t in base]
-    return out[:n]
 
 
 def base_kwargs(lm) -> dict:

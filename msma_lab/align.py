@@ -20,13 +20,14 @@ from sklearn.linear_model import Ridge
 from safetensors.numpy import save_file, load_file
 from tqdm.auto import tqdm
 from .config import resolve_device, load_settings
-from .metrics import MINE, dv_bound
+from .metrics import MINE, InfoNCE, dv_bound, infonce_bound
 from .scales import scale_representations, split_units
 
 # %% auto #0
-__all__ = ['DIRECTIONS', 'LADDER', 'Standardizer', 'CrossScaleMap', 'IdentityMap', 'RandomOrthogonalMap', 'ProcrustesMap',
-           'RidgeMap', 'ResidualMLP', 'geo_loss', 'curvature_loss', 'InfoTerm', 'AlignmentDiverged', 'DivergedMap',
-           'MSMAMap', 'loss_figure', 'Alignment', 'fit_alignment', 'save_alignment', 'load_alignment']
+__all__ = ['INFO_NAMES', 'DIRECTIONS', 'LADDER', 'Standardizer', 'CrossScaleMap', 'IdentityMap', 'RandomOrthogonalMap',
+           'ProcrustesMap', 'RidgeMap', 'ResidualMLP', 'geo_loss', 'curvature_loss', 'InfoTerm', 'AlignmentDiverged',
+           'DivergedMap', 'MSMAMap', 'loss_description', 'loss_figure', 'Alignment', 'fit_alignment', 'save_alignment',
+           'load_alignment']
 
 # %% ../nbs/06_align.ipynb #0628d886
 @dataclass
@@ -141,21 +142,28 @@ def curvature_loss(g:nn.Module, x, n_probes:int=1):
 
 # %% ../nbs/06_align.ipynb #ccabc31a
 class InfoTerm:
-    "L_info = −Î_MINE(f(x); y): a MINE critic (own optimiser, EMA) and an EMA-corrected surrogate for the map"
-    def __init__(self, d_x:int, d_y:int, seed:int=0, device="cpu", **mine_kw):
-        self.mine = MINE(d_x, d_y, seed=seed, device=device, **mine_kw)
+    "L_info = −Î(f(x); y): MINE (own optimiser, EMA-corrected surrogate for the map) or InfoNCE"
+    def __init__(self, d_x:int, d_y:int, seed:int=0, device="cpu", method:str="mine", **mine_kw):
+        if method not in ("mine", "infonce"): raise ValueError(f"unknown info estimator {method!r}; use 'mine' or 'infonce'")
+        self.method = method
+        self.mine = (MINE if method == "mine" else InfoNCE)(d_x, d_y, seed=seed, device=device, **mine_kw)
 
     def critic_step(self, fx, y): return self.mine.step(fx.detach(), y)
 
     def loss(self, fx, y, perm):
-        "Surrogate for −I whose gradient w.r.t. f is EMA-corrected; returns (surrogate, DV estimate)"
+        "Surrogate for −I (EMA-corrected for MINE; the InfoNCE bound itself otherwise); returns (surrogate, estimate)"
         c = self.mine.critic
+        if self.method == "infonce":
+            b = infonce_bound(c, fx, y)
+            return -b, b.detach()
         joint, marg = c(fx, y).mean(), c(fx, y[perm])
         log_e = torch.logsumexp(marg, 0) - math.log(len(marg))
         ma = self.mine.log_ma if self.mine.log_ma is not None else log_e.detach()
         return -(joint - torch.exp(log_e - ma)), (joint - log_e).detach()
 
 # %% ../nbs/06_align.ipynb #18260396
+INFO_NAMES = {"mine": "MINE (Donsker–Varadhan, shuffled marginals, EMA-corrected gradient)", "infonce": "InfoNCE (n-pair contrastive bound)"}
+
 class AlignmentDiverged(FloatingPointError):
     "Training of an MSMA map produced NaN/inf or exploded"
 
@@ -169,15 +177,16 @@ class DivergedMap(CrossScaleMap):
 class MSMAMap(CrossScaleMap):
     "Residual MLP from Procrustes, trained on λ_geo·L_geo + λ_info·L_info + λ_curv·L_curv with early stopping"
     def __init__(self, lambdas=(0.1, 0.1, 0.01), name="msma", hidden:int=256, lr:float=1e-3, batch_size:int=128,
-                 max_epochs:int=60, patience:int=8, stress:float=0.0, seed:int=0, device=None, progress:bool=False):
+                 max_epochs:int=60, patience:int=8, stress:float=0.0, seed:int=0, device=None, progress:bool=False,
+                 info:str="mine"):  # L_info estimator: mine | infonce
         self.lambdas, self.name, self.hidden, self.lr, self.batch_size = tuple(lambdas), name, hidden, lr, batch_size
         self.max_epochs, self.patience, self.stress, self.seed, self.progress = max_epochs, patience, stress, seed, progress
-        self.device = resolve_device(device)
+        self.device, self.info_method = resolve_device(device), info
 
     def config(self):
         return dict(name=self.name, lambdas=list(self.lambdas), hidden=self.hidden, lr=self.lr, batch_size=self.batch_size,
                     max_epochs=self.max_epochs, patience=self.patience, stress=self.stress, seed=self.seed,
-                    curvature="hutchinson ‖J_g‖²_F/d of the residual MLP", info="MINE (DV, shuffled marginals, EMA-corrected)",
+                    curvature="hutchinson ‖J_g‖²_F/d of the residual MLP", info=INFO_NAMES[self.info_method],
                     epochs_run=getattr(self, "epochs_run", None), best_epoch=getattr(self, "best_epoch", None))
 
 # %% ../nbs/06_align.ipynb #0b2da35f
@@ -208,7 +217,7 @@ def _fit(self:MSMAMap, x, y, x_val=None, y_val=None):
     R = orthogonal_procrustes(np.asarray(x, np.float64), np.asarray(y, np.float64))[0] if x.shape[1] == y.shape[1] else \
         np.linalg.lstsq(np.asarray(x, np.float64), np.asarray(y, np.float64), rcond=None)[0]
     self.net = ResidualMLP(R.astype(np.float32), self.hidden).to(dev)
-    self.info = InfoTerm(X.shape[1], Y.shape[1], seed=self.seed, device=dev)
+    self.info = InfoTerm(X.shape[1], Y.shape[1], seed=self.seed, device=dev, method=self.info_method)
     opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
     rows, best, best_state, wait, step, start = [], math.inf, None, 0, 0, None
     for epoch in tqdm(range(self.max_epochs), desc=self.name, disable=not self.progress):
@@ -242,7 +251,8 @@ def _val(self:MSMAMap, Xv, Yv, gen):
     with torch.no_grad():
         fx = self.net(Xv)
         g = geo_loss(fx, Yv, self.stress)
-        mi = dv_bound(self.info.mine.critic, fx, Yv, perm) if self.lambdas[1] else torch.zeros(())
+        mi = (dv_bound(self.info.mine.critic, fx, Yv, perm) if self.info_method == "mine" else infonce_bound(self.info.mine.critic, fx, Yv)) \
+             if self.lambdas[1] else torch.zeros(())
     c = curvature_loss(self.net.g, Xv[:256]).detach() if self.lambdas[2] else torch.zeros(())
     lam = self.lambdas
     return dict(total=(lam[0] * g - lam[1] * mi + lam[2] * c).item(), geo=g.item(), info=-mi.item(), curv=c.item(), mi=mi.item())
@@ -252,6 +262,12 @@ def _predict(self:MSMAMap, x):
     with torch.no_grad(): return self.net(torch.as_tensor(np.asarray(x, np.float32), device=self.device)).cpu().numpy()
 MSMAMap.predict = _predict
 MSMAMap.arrays = lambda self: {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+
+# %% ../nbs/06_align.ipynb #7bb62384
+def loss_description(info:str="mine") -> str:
+    "One line naming the loss terms and estimators an MSMA map was trained with"
+    return (f"L_geo: normalised Procrustes residual ‖f(x)−y‖²/‖y‖²; L_info: −{INFO_NAMES[info]}; "
+            "L_curv: Hutchinson estimate of ‖J_g‖²_F/d of the residual MLP (zero for a linear map)")
 
 # %% ../nbs/06_align.ipynb #6f5e4085
 def loss_figure(m:MSMAMap, title:str|None=None) -> go.Figure:
@@ -360,7 +376,8 @@ def _restore_map(cfg:dict, arrs:dict):
         m = RandomOrthogonalMap() if name == "random-orthogonal" else ProcrustesMap(); m.R = arrs["R"]; return m
     if name == "ridge":
         m = RidgeMap(); m.W, m.b, m.alpha = arrs["W"], arrs["b"], cfg["alpha"]; return m
-    m = MSMAMap(cfg["lambdas"], name=name, hidden=cfg["hidden"], seed=cfg["seed"])
+    m = MSMAMap(cfg["lambdas"], name=name, hidden=cfg["hidden"], seed=cfg["seed"],
+                info=next(k for k, v in INFO_NAMES.items() if v == cfg["info"]))
     m.net = ResidualMLP(arrs["lin.weight"].T.copy(), cfg["hidden"]).to(m.device)
     m.net.load_state_dict({k: torch.as_tensor(v) for k, v in arrs.items()})
     return m

@@ -14,7 +14,7 @@ from .corpus import CorpusError, load_corpus
 from .models import ModelLoadError, load_model
 from .extract import CacheError, ContextLengthError, NonFiniteActivations, extract
 from .scales import scale_map, split_units
-from .evaluate import alignment_runs, AlignmentReport
+from .evaluate import alignment_report
 from .report import Section, extraction_sections, layer_summary, report_meta, write_report, scales_section, alignment_section, calibration_section
 
 # %% auto #0
@@ -61,10 +61,9 @@ def _alignment(acts, stack, cfg, name, progress, log) -> list:
         return [Section(f"Cross-scale alignment ({stack})", f"Skipped: the smallest test split has {n_test} units, fewer than "
                         f"{MIN_TEST_UNITS}; run on more documents (e.g. without --docs-per-topic).")]
     t = time.time()
-    runs = alignment_runs(acts, smap, seeds=cfg.seeds, ablations=True, progress=progress,
-                          lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv))
+    rep = alignment_report(acts, smap, seeds=cfg.seeds, progress=progress, lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv))
+    runs = rep.runs
     log(f"aligned {stack}: {runs['map'].nunique()} maps × {runs.direction.nunique()} directions × {len(cfg.seeds)} seeds  [{time.time() - t:.1f} s]")
-    rep = AlignmentReport(runs, name, f"{cfg.partition}: {smap}")
     t = time.time()
     calib = calibration_section(int(runs.n_test.median()), acts.d)
     log(f"calibrated the estimators at n = {int(runs.n_test.median())}  [{time.time() - t:.1f} s]")

@@ -16,11 +16,11 @@ from scipy import stats
 from tqdm.auto import tqdm
 from .metrics import (gaussian_kl, knn_kl, pca_project, mutual_information, shuffled_null,
                               distance_correlation, linear_cka, procrustes_distance, effective_rank)
-from .align import fit_alignment, LADDER
+from .align import fit_alignment, LADDER, loss_description
 
 # %% auto #0
 __all__ = ['MI_METHODS_REPORT', 'KEY_METRICS', 'PAPER_CLAIMS', 'PAPER_TABLE', 'pair_metrics', 'alignment_runs', 'summarize_runs',
-           'relative_changes', 'AlignmentReport', 'metric_figure']
+           'relative_changes', 'AlignmentReport', 'metric_figure', 'alignment_report']
 
 # %% ../nbs/07_evaluate.ipynb #2f8f2261
 MI_METHODS_REPORT = ("ksg", "infonce", "mine")
@@ -130,9 +130,13 @@ class AlignmentReport:
     runs:pd.DataFrame
     model:str = "model"
     partition:str = ""
+    losses:str = ""       # which loss terms and estimators the MSMA maps were trained with
 
     @property
     def summary(self) -> pd.DataFrame: return summarize_runs(self.runs)
+    def _repr_markdown_(self):
+        return (f"**AlignmentReport** {self.model}, {self.runs.seed.nunique()} seeds, {self.runs['map'].nunique()} maps × "
+                f"{self.runs.direction.nunique()} directions; partition {self.partition}")
     @property
     def relative(self) -> pd.DataFrame: return relative_changes(self.runs)
 
@@ -191,3 +195,9 @@ def metric_figure(runs:pd.DataFrame, metrics=("kl_diag", "mi_ksg", "cka", "dcor"
     fig.update_yaxes(type="log", row=1, col=1)
     return fig.update_layout(title=f"{direction}: held-out metrics per map (mean ± sd over seeds; red dotted: shuffled-pair null)",
                              height=420, template="plotly_white")
+
+# %% ../nbs/07_evaluate.ipynb #25418c80
+def alignment_report(acts, smap, seeds=(0, 1, 2, 3, 4), ablations:bool=True, info:str="mine", **kw) -> AlignmentReport:
+    "Fit and measure every map over `seeds` on held-out units; an AlignmentReport with summaries and a verdict"
+    runs = alignment_runs(acts, smap, seeds=seeds, ablations=ablations, info=info, **kw)
+    return AlignmentReport(runs, acts.manifest["model"]["name"], f"{getattr(smap, 'method', '')}: {smap}", loss_description(info))

@@ -137,7 +137,8 @@ def alignment_section(rep:AlignmentReport) -> Section:
     dirs = list(dict.fromkeys(rep.runs.direction))
     verdict = "".join(f"<li>{html.escape(l)}</li>" for d in dirs for l in [f"[{d}]"] + rep.verdict_lines(d))
     text = (f"Every map is fitted on training units and measured on held-out test units, over {rep.runs.seed.nunique()} seeds "
-            f"(partition: {html.escape(rep.partition)}). Baselines: identity (the paper's) and Procrustes (the best rigid map)."
+            f"(partition: {html.escape(rep.partition)}). Baselines: identity (the paper's) and Procrustes (the best rigid map). "
+            f"MSMA losses — {html.escape(rep.losses)}."
             f"<ul>{verdict}</ul>")
     items = tuple(metric_figure(rep.runs, direction=d) for d in dirs)
     return Section("Cross-scale alignment", text, items + (("paper_table", rep.paper_table(dirs[0])), ("alignment_relative", rep.relative),

@@ -360,7 +360,7 @@ def plan_extraction(lm:LoadedModel, corpus:Corpus, granularity="sentence", max_l
     if granularity == "token":
         units = token_units(lm, texts, segs, corpus.words)
         counts = units.groupby("text_index").size().reindex(range(len(texts)), fill_value=0).to_numpy()
-    else: units, counts = texts.drop(columns=["text"]).copy(), np.ones(len(texts), dtype=int)
+    else: units, counts = texts.copy(), np.ones(len(texts), dtype=int)       # text kept: hover text, probes, reports
     rows = np.concatenate([[0], np.cumsum(counts)])
     order = sorted(range(len(texts)), key=lambda i: (max(len(s.ids) for s in by_text[i]), i))
     return Plan(texts, by_text, units, rows, order, granularity == "token")

@@ -19,10 +19,11 @@ from .metrics import effective_rank, linear_cka
 from .scales import cka_matrix, cka_heatmap, scale_map, scale_representations, manifold_diagnostics
 from .evaluate import AlignmentReport, metric_figure
 from .calibration import calibrate_mi, calibrate_kl, calibrated_range, calibration_figure
+from .information import layer_information, information_figure
 
 # %% auto #0
 __all__ = ['anisotropy', 'layer_summary', 'summary_figure', 'Section', 'write_report', 'extraction_sections', 'report_meta',
-           'scales_section', 'alignment_section', 'calibration_section']
+           'scales_section', 'alignment_section', 'calibration_section', 'information_section']
 
 # %% ../nbs/90_report.ipynb #94e3b9ab
 def anisotropy(x:np.ndarray) -> float:
@@ -157,3 +158,13 @@ def calibration_section(n:int, d_model:int, k_pca:int=16, seeds=(0, 1)) -> Secti
                    f"(|bias| ≤ 10% or ≤ 0.05): {html.escape(said)}. Numbers outside their estimator's range are biased "
                    "(MI estimators read low at high MI, so MI <em>ratios</em> between maps are not reliable).",
                    (calibration_figure(mi), ("calibration_mi", mi), ("calibration_kl", kl), ("calibrated_ranges", rng)))
+
+# %% ../nbs/90_report.ipynb #b0599d50
+def information_section(acts:Activations, smap, max_units:int=1000) -> Section:
+    "MI / CKA / KL between consecutive layers and against the band means, with nulls, as figure and table"
+    info = layer_information(acts, smap, max_units=max_units)
+    return Section(f"Information across layers ({smap.stack})",
+                   "KSG mutual information (reads low at high MI: compare shapes, not nats), unbiased CKA and diagonal KL "
+                   "between per-dimension standardised layers. Dotted red: the shuffled-pair MI null (mean + 2 sd) and the KL "
+                   "estimator's floor (two halves of the same layer).",
+                   (information_figure(info, smap, f"{acts.manifest['model']['name']}: information across layers"), ("layer_information", info)))

@@ -15,6 +15,7 @@ from .models import ModelLoadError, load_model
 from .extract import CacheError, ContextLengthError, NonFiniteActivations, extract
 from .scales import scale_map, split_units
 from .evaluate import alignment_report
+from .information import MIN_UNITS
 from .report import Section, extraction_sections, layer_summary, report_meta, write_report, scales_section, alignment_section, calibration_section, information_section
 
 # %% auto #0
@@ -41,7 +42,8 @@ def run(model=None, corpus=None, granularity=None, out=None, device=None, batch_
     sections = extraction_sections(acts)
     for st in acts.stacks:
         sections.append(scales_section(acts, st, methods=tuple(dict.fromkeys((cfg.partition, "paper", "uniform", "cka")))))
-        sections.append(information_section(acts, scale_map(acts, cfg.partition, st)))
+        sections.append(information_section(acts, scale_map(acts, cfg.partition, st)) if len(acts) >= MIN_UNITS else
+                        Section(f"Information across layers ({st})", f"Skipped: {len(acts)} units, fewer than {MIN_UNITS}; use more texts."))
         if align: sections += _alignment(acts, st, cfg, lm.name, progress, log)
     out = Path(cfg.report_dir)
     out.mkdir(parents=True, exist_ok=True)

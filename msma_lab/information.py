@@ -14,7 +14,7 @@ from .metrics import gaussian_kl, linear_cka, mutual_information, shuffled_null
 from .scales import ScaleMap, scale_representations
 
 # %% auto #0
-__all__ = ['layer_information', 'information_figure']
+__all__ = ['MIN_UNITS', 'layer_information', 'information_figure']
 
 # %% ../nbs/09a_information.ipynb #7ad5b98a
 def _z(x): return ((x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1)).astype(np.float32)
@@ -31,8 +31,12 @@ def _kl_floor(x, seed):
     return gaussian_kl(x[p[: len(x) // 2]], x[p[len(x) // 2:]], "diag")
 
 # %% ../nbs/09a_information.ipynb #f2621671
+MIN_UNITS = 20
+
 def layer_information(acts, smap:ScaleMap, max_units:int=1000, seed:int=0, n_null:int=3) -> pd.DataFrame:
     "One row per (layer, reference): reference = 'next' (layer l vs l+1) or a scale band's mean"
+    if len(acts) < MIN_UNITS:
+        raise ValueError(f"layer_information needs at least {MIN_UNITS} units (the MI estimator's minimum); got {len(acts)}: use more texts")
     idx = np.sort(np.random.default_rng(seed).permutation(len(acts))[:max_units])
     bands = {s: _z(x[idx]) for s, x in scale_representations(acts, smap).items()}
     H = [_z(acts.layer(l, smap.stack)[idx]) for l in range(smap.n_hidden)]

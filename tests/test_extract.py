@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from msma_lab.corpus import Corpus
-from msma_lab.extract import extract, reference_hidden, encode_texts
+from msma_lab.extract import ATTN_STATS, extract, reference_hidden, encode_texts
 from msma_lab.models import TINY_FAMILIES, tiny_model
 
 from helpers import hf_token_states, content_tokens
@@ -119,7 +119,7 @@ def test_fp16_cache(family, models, texts, tmp_path):
 @pytest.mark.parametrize("family", TINY_FAMILIES)
 @pytest.mark.parametrize("granularity", ["sentence", "token"])
 def test_attention_summaries(family, granularity, models, texts, tmp_path):
-    "Finite (blocks, units, heads, 3) summaries, unchanged by the padding side; entropy in [0, log n]"
+    "Finite (blocks, units, heads, len(ATTN_STATS)) summaries, unchanged by the padding side; entropy in [0, log n]"
     lm = models[family]
     res = {side: extract(lm, texts, granularity=granularity, attentions=True, padding_side=side, batch_size=5,
                          cache_dtype="float32", cache_root=tmp_path / side, progress=False)
@@ -129,7 +129,7 @@ def test_attention_summaries(family, granularity, models, texts, tmp_path):
     for s in lm.stacks:
         a, b = np.asarray(res["left"].attention(s)), np.asarray(res["right"].attention(s))
         n_units = len(res["left"].units)
-        assert a.shape == (len(lm.stacks[s].blocks), n_units, heads, 3)
+        assert a.shape == (len(lm.stacks[s].blocks), n_units, heads, len(ATTN_STATS))
         assert np.isfinite(a).all() and np.isfinite(b).all()
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
         ent, dist, share = a[..., 0], a[..., 1], a[..., 2]
@@ -232,7 +232,7 @@ def test_units_table_round_trip(tmp_path):
                  '{"doc_id":"10","topic":"animals","date":"2021-02-03","score":"2","sentences":["Dogs bark."]}\n')
     c = load_corpus(p)
     acts = extract(tiny_model("gpt2"), c, cache_root=tmp_path / "c", progress=False)
-    want = unit_table(c).drop(columns=["text"])
+    want = unit_table(c)                            # units keep their text (hover text, probes, reports)
     assert acts.units.columns.tolist() == want.columns.tolist()
     assert acts.units.astype(object).where(acts.units.notna(), None).to_dict("records") == \
            want.astype(object).where(want.notna(), None).to_dict("records")

@@ -21,9 +21,9 @@ from .models import LoadedModel, _PAD_OFFSET_POSITIONS
 
 # %% auto #0
 __all__ = ['GRANULARITIES', 'ATTN_STATS', 'unit_table', 'as_corpus', 'Segment', 'ContextLengthError', 'encode_texts',
-           'make_batch', 'capture_hidden', 'forward_stacks', 'pool_weights', 'attention_stats', 'CacheError',
-           'NonFiniteActivations', 'ActivationCache', 'Activations', 'token_units', 'Plan', 'plan_extraction',
-           'cache_key', 'extract', 'reference_hidden']
+           'make_batch', 'capture_hidden', 'forward_stacks', 'pool_weights', 'attention_stats', 'sentence_starts',
+           'token_sentences', 'attention_keys', 'CacheError', 'NonFiniteActivations', 'ActivationCache', 'Activations',
+           'token_units', 'Plan', 'plan_extraction', 'cache_key', 'extract', 'reference_hidden']
 
 # %% ../nbs/03_extract.ipynb #012a12c7
 GRANULARITIES = ("sentence", "document", "token")
@@ -56,6 +56,7 @@ class Segment:
     keep:list        # 1 for real content tokens (pooled), 0 for special tokens
     offsets:list     # (start, end) character span of each token in the text
     last:bool = True # the text's last window
+    sentences:list|None = None # sentence index of each token of a document unit (-1: special); None: one sentence
 
 class ContextLengthError(ValueError):
     "A text longer than the model's context"
@@ -164,17 +165,61 @@ def pool_weights(b:dict, segs:list, pooling:str="mean") -> torch.Tensor:
     return w
 
 # %% ../nbs/03_extract.ipynb #e191f2a8
-ATTN_STATS = ("entropy", "distance", "first_share")
+ATTN_STATS = ("entropy", "distance", "first_share", "special_share", "same_sentence_share")
 
-def attention_stats(a:torch.Tensor, mask:torch.Tensor) -> torch.Tensor:
-    "Per query token: entropy, mean distance and first-token share of attention `a` (b, h, q, k) -> (b, q, h, 3)"
+def _across_sentences(a, sentence, q_sentence=None):
+    "Weight (batch, heads, queries) on content keys of another sentence than the query's"
+    if sentence is None: return torch.zeros(a.shape[:3], device=a.device)
+    q = sentence if q_sentence is None else q_sentence
+    other = (q[:, :, None] != sentence[:, None, :]) & (q[:, :, None] >= 0) & (sentence[:, None, :] >= 0)
+    return (a * other[:, None].float()).sum(-1)
+
+def attention_stats(a:torch.Tensor,                    # attention weights (batch, heads, queries, keys)
+                    mask:torch.Tensor,                 # (batch, tokens): 1 real, 0 padding (queries and keys alike)
+                    special:torch.Tensor|None=None,    # (batch, keys): 1 for real special tokens
+                    sentence:torch.Tensor|None=None,   # (batch, keys): sentence index, -1 for none (special, pad)
+                    q_sentence:torch.Tensor|None=None  # (batch, queries): sentence of each query; default `sentence`
+                   ) -> torch.Tensor:
+    "Per query token and head, the `ATTN_STATS` of attention `a`: (batch, queries, heads, 5)"
     a = a.float()
     pos = (mask.cumsum(-1) - 1).clamp(min=0).float()
     dist = (pos[:, :, None] - pos[:, None, :]).abs()[:, None]
     first = mask.float().argmax(-1)
     ent = -(a * torch.where(a > 0, a.log(), torch.zeros_like(a))).sum(-1)
     share = a.gather(-1, first[:, None, None, None].expand(*a.shape[:3], 1))[..., 0]
-    return torch.stack([ent, (a * dist).sum(-1), share], -1).transpose(1, 2)
+    spec = (a * special[:, None, None].float()).sum(-1) if special is not None else torch.zeros_like(ent)
+    same = 1 - _across_sentences(a, sentence, q_sentence)
+    return torch.stack([ent, (a * dist).sum(-1), share, spec, same], -1).transpose(1, 2)
+
+# %% ../nbs/03_extract.ipynb #b374b9cd
+def sentence_starts(corpus:Corpus) -> dict:
+    "doc_id -> character offset of each sentence in the document's text (sentences joined by ' ', as `unit_table` does)"
+    lens = corpus.sentences.groupby("doc_id", sort=False).text.agg(lambda t: [len(x) + 1 for x in t])
+    return {d: np.cumsum([0] + l[:-1]).tolist() for d, l in lens.items()}
+
+# %% ../nbs/03_extract.ipynb #a8fb1ebf
+def token_sentences(seg:Segment, starts:list) -> list:
+    "Sentence index of each token of `seg` (by its last character), -1 for special tokens"
+    a, e = np.array(seg.offsets, dtype=int).reshape(-1, 2).T
+    sid = np.searchsorted(starts, np.maximum(e - 1, a), "right") - 1
+    return np.where(np.array(seg.keep) == 1, sid, -1).tolist()
+
+# %% ../nbs/03_extract.ipynb #1b5fbd8a
+def _on_tokens(b, rows, fill):
+    "Per-segment lists `rows` laid on the real (unpadded) positions of batch `b`, `fill` elsewhere"
+    m = b["attention_mask"].bool()
+    x = torch.full(m.shape, fill, dtype=torch.long)
+    x[m] = torch.tensor([v for r in rows for v in r], dtype=torch.long)
+    return x
+
+def attention_keys(lm:LoadedModel, segs:list, b:dict) -> dict:
+    "Per attention of `lm`: (special flag, sentence) of each key and the sentence of each query, all (batch, tokens)"
+    spec = [[1 - k for k in s.keep] for s in segs]
+    sent = [s.sentences or [0 if k else -1 for k in s.keep] for s in segs]
+    enc = (_on_tokens(b, spec, 0), _on_tokens(b, sent, -1))
+    if lm.family != "encoder-decoder": return {next(iter(lm.stacks)): (*enc, enc[1])}
+    dec = (_on_tokens(b, [[1] + r[:-1] for r in spec], 0), _on_tokens(b, [[-1] + r[:-1] for r in sent], -1))
+    return {"encoder": (*enc, enc[1]), "decoder": (*dec, dec[1]), "cross": (*enc, dec[1])}
 
 # %% ../nbs/03_extract.ipynb #845ab063
 class CacheError(RuntimeError):
@@ -310,12 +355,17 @@ class Activations:
     def __getitem__(self, l): return self.layer(*l) if isinstance(l, tuple) else self.layer(l)
     def __len__(self): return len(self.units)
 
+    @property
+    def attention_kinds(self) -> list:
+        "Attention arrays in this cache: its stacks, and 'cross' for T5 (none without attentions=True)"
+        return [k[5:] for k in self.manifest["arrays"] if k.startswith("attn_")]
+
     def attention(self, stack:str|None=None) -> np.ndarray:
-        "Attention summaries (blocks, units, heads, 3: entropy, distance, first_share) of `stack`"
+        "Attention summaries (blocks, units, heads, `ATTN_STATS`) of `stack`, or of T5's decoder→encoder 'cross'"
         stack = stack or self.stacks[0]
-        p = self.path/f"attn_{stack}.npy"
-        if not p.exists(): raise KeyError("no attention summaries in this cache: extract with attentions=True")
-        return np.load(p, mmap_mode="r")
+        if not self.attention_kinds: raise KeyError("no attention summaries in this cache: extract with attentions=True")
+        if stack not in self.attention_kinds: raise KeyError(f"no attention `{stack}`; this cache has {', '.join(self.attention_kinds)}")
+        return np.load(self.path/f"attn_{stack}.npy", mmap_mode="r")
 
     def _repr_markdown_(self):
         m = self.manifest
@@ -357,6 +407,9 @@ def plan_extraction(lm:LoadedModel, corpus:Corpus, granularity="sentence", max_l
     segs = encode_texts(lm, texts.text, max_length, long_texts, texts.unit_id.tolist())
     by_text = [[] for _ in range(len(texts))]
     for s in segs: by_text[s.text_index].append(s)
+    if granularity == "document":             # sentence of each token: the same-sentence share of attention
+        starts = sentence_starts(corpus)
+        for s in segs: s.sentences = token_sentences(s, starts[texts.doc_id.iloc[s.text_index]])
     if granularity == "token":
         units = token_units(lm, texts, segs, corpus.words)
         counts = units.groupby("text_index").size().reindex(range(len(texts)), fill_value=0).to_numpy()
@@ -370,11 +423,24 @@ def _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dty
     return dict(model=dict(name=lm.name, family=lm.family, revision=lm.revision, fingerprint=lm.fingerprint),
                 corpus=dict(name=corpus.name, hash=corpus.hash), granularity=granularity, pooling=pooling,
                 max_length=min(max_length or lm.context_length, lm.context_length), long_texts=long_texts,
-                cache_dtype=cache_dtype, attentions=bool(attentions), msma_lab_version=msma_lab.__version__)
+                cache_dtype=cache_dtype, attentions=bool(attentions), msma_lab_version=msma_lab.__version__,
+                **({"attention_stats": list(ATTN_STATS)} if attentions else {}))
 
 def cache_key(request:dict) -> str:
     "Short hash of an extraction request"
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+# %% ../nbs/03_extract.ipynb #ed48f0e7
+def _attention_rows(lm, segs, b, res, wd, keep, token_level) -> dict:
+    "`ATTN_STATS` of every attention in the outputs `res`, pooled like the hidden states: {name: (blocks, rows, heads, 5)}"
+    mask, att = b["attention_mask"].to(lm.device), {}
+    weights = {s: r.attentions for s, r in res.items()}
+    if lm.family == "encoder-decoder": weights["cross"] = res["decoder"].cross_attentions
+    for s, ks in attention_keys(lm, segs, b).items():
+        sp, se, qs = (k.to(lm.device) for k in ks)
+        st = torch.stack([attention_stats(a, mask, sp, se, qs) for a in weights[s]])       # (blocks, b, t, h, 5)
+        att[s] = (st[:, keep] if token_level else torch.einsum("bt,lbthk->lbhk", wd, st)).float().cpu()
+    return att
 
 # %% ../nbs/03_extract.ipynb #d0436abb
 def _run_batch(lm, segs, b, w, token_level, attentions):
@@ -387,13 +453,7 @@ def _run_batch(lm, segs, b, w, token_level, attentions):
     with torch.no_grad(), capture_hidden(lm, grab):
         res = forward_stacks(lm, b, attentions)
     hid = {s: torch.stack(v).cpu() for s, v in out.items()}
-    att = {}
-    if attentions:
-        mask = b["attention_mask"].to(lm.device)
-        for s, r in res.items():
-            st = torch.stack([attention_stats(a, mask) for a in r.attentions])       # (blocks, b, t, h, 3)
-            att[s] = (st[:, keep] if token_level else torch.einsum("bt,lbthk->lbhk", wd, st)).float().cpu()
-    return hid, att
+    return hid, (_attention_rows(lm, segs, b, res, wd, keep, token_level) if attentions else {})
 
 # %% ../nbs/03_extract.ipynb #d6c342ee
 def _check_finite(x:torch.Tensor, stack, unit_ids, what="hidden state"):
@@ -483,9 +543,10 @@ def _resume_or_create(cache, request, plan, lm, attentions, cache_dtype, overwri
         return m["status"]
     shapes = {s: ((lm.stacks[s].n_hidden, int(plan.rows[-1]), lm.d_model), cache_dtype) for s in lm.stacks}
     if attentions:
-        for s, st in lm.stacks.items():
-            heads = getattr(lm.config, "num_attention_heads", None) or getattr(lm.config, "num_heads", None) or lm.config.n_head
-            shapes[f"attn_{s}"] = ((len(st.blocks), int(plan.rows[-1]), heads, len(ATTN_STATS)), "float32")
+        heads = getattr(lm.config, "num_attention_heads", None) or getattr(lm.config, "num_heads", None) or lm.config.n_head
+        blocks = {s: len(st.blocks) for s, st in lm.stacks.items()}
+        if lm.family == "encoder-decoder": blocks["cross"] = blocks["decoder"]      # decoder queries -> encoder keys
+        for s, n in blocks.items(): shapes[f"attn_{s}"] = ((n, int(plan.rows[-1]), heads, len(ATTN_STATS)), "float32")
     for f in cache.path.glob("*.npy"): f.unlink()
     cache.create({**request, "stacks": {s: st.n_hidden for s, st in lm.stacks.items()}, "n_texts": len(plan.texts),
                   "n_units": int(plan.rows[-1]), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, plan.units, shapes)

@@ -28,10 +28,10 @@ Prints one JSON object; also writes it to benchmarks/results/cache_size.json (``
 Timings of the warm path depend on the page cache (the files were just written, so they are in RAM).
 """
 from __future__ import annotations
-import argparse, json, os, platform, shutil, statistics, tempfile, time
+import argparse, os, platform, shutil, statistics, tempfile, time
 from pathlib import Path
 import numpy as np
-from _texts import corpus_texts   # benchmarks/_texts.py (scripts run from benchmarks/ on sys.path)
+from _common import corpus_texts, emit   # benchmarks/_common.py (scripts run from benchmarks/ on sys.path)
 
 RESULTS = Path(__file__).resolve().parent/"results"
 
@@ -95,11 +95,7 @@ def main(argv=None):
                omp_num_threads=os.environ.get("OMP_NUM_THREADS"), model=a.model, n_texts=len(texts),
                n_hidden=lm.n_hidden, d_model=lm.d_model, model_load_s=round(load_s, 3), fingerprint_s=round(fp_s, 3),
                by_dtype={d: bench_dtype(lm, texts, d, a.batch_size, a.reps, a.tmp) for d in a.dtypes})
-    s = json.dumps(res, indent=1)
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(s + "\n")
-    print(s)
+    emit(res, a.out)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ The runs are sequential (one subprocess at a time).
 from __future__ import annotations
 import argparse, json, os, platform, resource, shutil, subprocess, sys, tempfile, threading, time
 from pathlib import Path
-from _texts import corpus_texts   # benchmarks/_texts.py (scripts run from benchmarks/ on sys.path)
+from _common import corpus_texts, emit   # benchmarks/_common.py (scripts run from benchmarks/ on sys.path)
 
 RESULTS = Path(__file__).resolve().parent/"results"
 MB = 2 ** 20
@@ -129,11 +129,7 @@ def main(argv=None):
                growth_ru_maxrss_mb=round(hi["ru_maxrss_mb"] - lo["ru_maxrss_mb"], 1),
                extract_overhead_over_model_mb={str(r["size"]): round(r["peak_extract_mb"] - r["rss_before_extract_mb"], 1) for r in runs},
                target_growth_mb=100, meets_target=bool(growth <= 100))
-    s = json.dumps(res, indent=1)
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(s + "\n")
-    print(s)
+    emit(res, a.out)
 
 
 if __name__ == "__main__":

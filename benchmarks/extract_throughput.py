@@ -34,15 +34,14 @@ Prints one JSON object; also writes it to benchmarks/results/extract_throughput.
 ``--out ''`` for none).
 """
 from __future__ import annotations
-import argparse, cProfile, io, json, os, platform, pstats, shutil, statistics, sys, tempfile, time
+import argparse, cProfile, os, platform, pstats, shutil, statistics, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
 
-from msma_lab.corpus import load_corpus
 from msma_lab.models import load_model, _PAD_OFFSET_POSITIONS
-from msma_lab.extract import Activations, as_corpus, extract, make_batch, plan_extraction
-from _texts import corpus_texts   # benchmarks/_texts.py (scripts run from benchmarks/ on sys.path)
+from msma_lab.extract import as_corpus, extract, make_batch, plan_extraction
+from _common import corpus_texts, emit   # benchmarks/_common.py (scripts run from benchmarks/ on sys.path)
 
 DEFAULT_N = {"smollm2-135m": 256, "minilm-l6": 512}
 RESULTS = Path(__file__).resolve().parent/"results"
@@ -178,11 +177,7 @@ def main(argv=None):
                torch=torch.__version__, torch_threads=torch.get_num_threads(), cpus=os.cpu_count(),
                omp_num_threads=os.environ.get("OMP_NUM_THREADS"), reps=a.reps,
                models={m: bench_model(m, a.n or DEFAULT_N.get(m, 256), a.batch_size, a.reps, a.tmp, a.profile) for m in a.models})
-    s = json.dumps(res, indent=1)
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(s + "\n")
-    print(s)
+    emit(res, a.out)
 
 
 if __name__ == "__main__":

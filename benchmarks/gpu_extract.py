@@ -74,7 +74,7 @@ if __name__ == "__main__":
     a = ap.parse_args()
     if not torch.cuda.is_available(): sys.exit("no CUDA device here")
     from msma_lab.corpus import load_corpus
-    from _texts import corpus_texts
+    from _common import corpus_texts
     sents, texts = load_corpus().sentences.text.tolist(), corpus_texts(a.n)
     print(json.dumps(dict(device=torch.cuda.get_device_name(), torch=torch.__version__,
                           parity=parity(sents[:24] + ["Short.", "word " * 40]), throughput=throughput(texts, a.batch_size)), indent=1))

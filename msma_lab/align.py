@@ -6,8 +6,8 @@ Docs: https://msma-lab.github.io/msma_lab/align.html.md"""
 
 # %% ../nbs/06_align.ipynb #bfb38291
 from __future__ import annotations
-import copy, json, math, time, warnings
-from dataclasses import dataclass, field, asdict
+import copy, json, math, warnings
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd

@@ -6,17 +6,16 @@ Docs: https://msma-lab.github.io/msma_lab/cli.html.md"""
 
 # %% ../nbs/91_cli.ipynb #cd9fe996
 from __future__ import annotations
-import argparse, json, shutil, sys, time
-from dataclasses import fields
+import argparse, shutil, sys, time
 from pathlib import Path
-from .config import Settings, load_settings
+from .config import load_settings
 from .corpus import CorpusError, load_corpus
 from .models import ModelLoadError, load_model
 from .extract import CacheError, ContextLengthError, NonFiniteActivations, extract
 from .scales import scale_map, split_units
 from .evaluate import alignment_report
 from .information import MIN_UNITS
-from .report import Section, extraction_sections, layer_summary, report_meta, write_report, scales_section, alignment_section, calibration_section, information_section
+from .report import Section, extraction_sections, report_meta, write_report, scales_section, alignment_section, calibration_section, information_section
 
 # %% auto #0
 __all__ = ['MIN_TEST_UNITS', 'run', 'main']

@@ -7,7 +7,7 @@ Docs: https://msma-lab.github.io/msma_lab/config.html.md"""
 # %% ../nbs/00_config.ipynb #9c6f18a8
 from __future__ import annotations
 import configparser, os
-from dataclasses import dataclass, fields, replace, asdict
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 # %% auto #0

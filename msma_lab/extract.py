@@ -7,7 +7,7 @@ Docs: https://msma-lab.github.io/msma_lab/extract.html.md"""
 # %% ../nbs/03_extract.ipynb #3b390107
 from __future__ import annotations
 import contextlib, fcntl, hashlib, inspect, json, os, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
 import numpy as np
@@ -66,7 +66,7 @@ def _split(ids, keep, offsets, window, ti):
     "Cut one encoded text into windows of at most `window` tokens, repeating its special prefix/suffix"
     first = keep.index(1) if 1 in keep else len(keep)
     last = len(keep) - keep[::-1].index(1) if 1 in keep else first
-    pre, body, suf = slice(0, first), slice(first, last), slice(last, None)
+    pre, suf = slice(0, first), slice(last, None)
     n = window - (first + len(keep) - last)
     if n < 1: raise ContextLengthError(f"max_length {window} leaves no room for content tokens")
     b = list(range(first, last))

@@ -6,7 +6,7 @@ Docs: https://msma-lab.github.io/msma_lab/report.html.md"""
 
 # %% ../nbs/90_report.ipynb #8734cc70
 from __future__ import annotations
-import html, json, shutil, time
+import html, shutil, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np

@@ -27,7 +27,7 @@ import torch
 torch.set_num_threads(1)
 
 from msma_lab.corpus import CorpusError, load_corpus  # noqa: E402
-from msma_lab.models import TINY_FAMILIES, tiny_model, tiny_tokenizer  # noqa: E402
+from msma_lab.models import TINY_FAMILIES, tiny_tokenizer  # noqa: E402
 
 
 def pytest_configure(config):

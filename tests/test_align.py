@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 from scipy.stats import ortho_group
-from msma_lab.align import (CrossScaleMap, ProcrustesMap, MSMAMap, AlignmentDiverged, DivergedMap, fit_alignment,
+from msma_lab.align import (CrossScaleMap, ProcrustesMap, AlignmentDiverged, DivergedMap, fit_alignment,
                             save_alignment, load_alignment)
 from msma_lab.corpus import load_corpus
 from msma_lab.extract import extract

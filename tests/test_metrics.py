@@ -6,7 +6,7 @@ import torch
 
 from msma_lab.metrics import (MI_METHODS, MINE, Critic, InfoNCE, distance_correlation, dv_bound, fit_critic,
                               gaussian_kl, gaussian_mi, infonce_bound, kl_normal, knn_kl, ksg_mi, linear_cka,
-                              mutual_information, pca_project, procrustes_distance, shuffled_null)
+                              mutual_information, procrustes_distance, shuffled_null)
 from msma_lab.calibration import calibrated_range, calibration_figure, correlated_gaussians, gaussian_pair, kl_params, rho_for_mi
 
 

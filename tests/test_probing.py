@@ -9,7 +9,7 @@ from msma_lab.extract import extract
 from msma_lab.models import tiny_model
 from msma_lab.scales import ScaleMap
 from msma_lab.probing import (planted_layers, subsample_units, probe_splits, control_labels, fit_probe, probe_layers,
-                              probe_bands, probe_rows, probe, ProbeResult, mean_ci, crossover_table, crossover_verdict,
+                              probe_bands, probe_rows, probe, mean_ci, crossover_table, crossover_verdict,
                               probe_figure)
 
 SEEDS = (0, 1, 2)

@@ -5,7 +5,7 @@ import pytest
 
 from msma_lab.extract import extract, unit_table
 from msma_lab.models import tiny_model
-from msma_lab.scales import (SCALES, ScaleMap, check_bands, paper_bands, uniform_bands, segment_layers, cka_matrix,
+from msma_lab.scales import (SCALES, ScaleMap, paper_bands, uniform_bands, segment_layers, cka_matrix,
                              scale_map, scale_maps, scale_representations, split_units, intrinsic_dimension,
                              local_curvature, manifold_diagnostics, attention_profile, view_2d, cka_heatmap)
 

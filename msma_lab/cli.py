@@ -14,47 +14,80 @@ from .models import ModelLoadError, load_model
 from .extract import CacheError, ContextLengthError, NonFiniteActivations, extract
 from .scales import scale_map, split_units
 from .evaluate import alignment_report
-from .information import MIN_UNITS
-from .report import Section, extraction_sections, report_meta, write_report, scales_section, alignment_section, calibration_section, information_section
+from .report import (Section, extraction_sections, report_meta, write_report, scales_section, alignment_section,
+                             calibration_section, hierarchy, comparison_section)
 
 # %% auto #0
-__all__ = ['MIN_TEST_UNITS', 'run', 'main']
+__all__ = ['VIEWS', 'MIN_TEST_UNITS', 'run', 'main']
 
 # %% ../nbs/91_cli.ipynb #c82ffd61
+VIEWS = ("umap", "pca", "none")
+
+def _compare_models(cfg, main:str) -> list:
+    "Model specs of `cfg.compare` other than the main model (`none` or empty: no comparison)"
+    specs = [s.strip() for s in cfg.compare.split(",") if s.strip()]
+    return [] if [s.lower() for s in specs] == ["none"] else [s for s in dict.fromkeys(specs) if s != main]
+
+def _prefixed(sections:list, prefix:str) -> list:
+    "Sections whose tables are written as `prefix_name.csv` (so a second model's tables do not overwrite the first's)"
+    return [Section(s.title, s.text, tuple((f"{prefix}_{i[0]}", i[1]) if isinstance(i, tuple) else i for i in s.items)) for s in sections]
+
+def _analyse(lm, corpus, cfg, overwrite:bool, progress:bool, align:bool, log) -> tuple:
+    "Extract (units, and tokens for the POS probe) and analyse one loaded model: (activations, Hierarchy, sections)"
+    t, att = time.time(), cfg.attentions or cfg.partition == "attention"
+    acts = extract(lm, corpus, cfg.granularity, attentions=att, overwrite=overwrite, progress=progress, settings=cfg)
+    log(f"extracted {len(acts)} {cfg.granularity} units -> {acts.path}  [{time.time() - t:.1f} s]")
+    tokens = acts if cfg.granularity == "token" else None
+    if tokens is None and len(corpus.words):
+        t, sub = time.time(), corpus.take(cfg.token_docs_per_topic) if cfg.token_docs_per_topic else corpus
+        tokens = extract(lm, sub, "token", overwrite=overwrite, progress=progress, settings=cfg)
+        log(f"extracted {len(tokens)} token units of {len(sub.docs)} documents for the POS probe  [{time.time() - t:.1f} s]")
+    sections = extraction_sections(acts)
+    sections += [scales_section(acts, st, methods=tuple(dict.fromkeys((cfg.partition, "paper", "uniform", "cka")))) for st in acts.stacks]
+    if align:
+        for st in acts.stacks: sections += _alignment(acts, st, cfg, progress, log)
+    h = hierarchy(acts, tokens, cfg.partition, cfg.seeds, cfg.views, log=lambda s: log(f"{lm.name}: {s}"))
+    return acts, h, sections + h.sections
+
 def run(model=None, corpus=None, granularity=None, out=None, device=None, batch_size=None, docs_per_topic:int=0,
-        settings=None, attentions:bool=False, overwrite:bool=False, progress:bool=True, long_texts=None,
-        partition=None, seeds=None, align:bool=True, log=print) -> Path:
-    "Extract, partition, align and report; returns the report folder"
+        settings=None, attentions:bool|None=None, overwrite:bool=False, progress:bool=True, long_texts=None,
+        partition=None, seeds=None, align:bool=True, compare=None, views=None, log=None) -> Path:
+    "Extract, partition, align, analyse the hierarchy (beside the `compare` models) and report; returns the report folder"
+    log = log or (lambda s: print(s, flush=True))   # flushed: a log piped to a file shows each step as it ends
     cfg = load_settings(settings, model=model, corpus=corpus, granularity=granularity, device=device, batch_size=batch_size,
                         long_texts=long_texts, partition=partition, seeds=tuple(seeds) if seeds else None,
-                        report_dir=str(out) if out else None)
+                        report_dir=str(out) if out else None, attentions=attentions, views=views,
+                        compare=",".join(compare) if isinstance(compare, (list, tuple)) else compare)
+    if cfg.views not in VIEWS: raise ValueError(f"views = {cfg.views!r} is not one of {', '.join(VIEWS)} (settings.ini or --views)")
     t0 = time.time()
-    lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype, attentions=attentions or cfg.partition == "attention")
-    log(f"loaded {lm}  [{time.time() - t0:.1f} s]")
     c = load_corpus(cfg.corpus)
     if docs_per_topic: c = c.take(docs_per_topic)
     log(f"corpus: {len(c.docs)} documents, {len(c.sentences)} sentences")
-    t1 = time.time()
-    acts = extract(lm, c, cfg.granularity, attentions=attentions or cfg.partition == "attention", overwrite=overwrite,
-                   progress=progress, settings=cfg)
-    log(f"extracted {len(acts)} units -> {acts.path}  [{time.time() - t1:.1f} s]")
-    sections = extraction_sections(acts)
-    for st in acts.stacks:
-        sections.append(scales_section(acts, st, methods=tuple(dict.fromkeys((cfg.partition, "paper", "uniform", "cka")))))
-        sections.append(information_section(acts, scale_map(acts, cfg.partition, st)) if len(acts) >= MIN_UNITS else
-                        Section(f"Information across layers ({st})", f"Skipped: {len(acts)} units, fewer than {MIN_UNITS}; use more texts."))
-        if align: sections += _alignment(acts, st, cfg, lm.name, progress, log)
+    lms = []
+    for spec in [cfg.model, *_compare_models(cfg, cfg.model)]:    # every model loads before any long work: a typo costs seconds
+        t = time.time()
+        lms.append(load_model(spec, device=cfg.device, dtype=cfg.dtype, attentions=cfg.attentions or cfg.partition == "attention"))
+        log(f"loaded {lms[-1]}  [{time.time() - t:.1f} s]")
+    acts, h, sections = _analyse(lms[0], c, cfg, overwrite, progress, align, log)
+    others = [_analyse(lm, c, cfg, overwrite, progress, False, log) for lm in lms[1:]]
+    if others:
+        sections.append(comparison_section([h] + [o[1] for o in others]))
+        for a2, h2, s2 in others:
+            sections.append(Section(f"Beside it: {h2.model} ({h2.family})", f"The same {len(a2)} {cfg.granularity} units through "
+                                    f"{h2.model}: the layer summary, scales and hierarchy (alignment runs on the main model only)."))
+            sections += _prefixed(s2, h2.model)
     out = Path(cfg.report_dir)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(acts.path/"manifest.json", out/"manifest.json")
-    page = write_report(out, f"msma_lab report: {lm.name} on {c.name}", report_meta(acts), sections)
+    title = f"msma_lab report: {h.model} on {c.name}" + (f", beside {', '.join(o[1].model for o in others)}" if others else "")
+    page = write_report(out, title, report_meta(acts), sections)
     log(f"report: {page}  [total {time.time() - t0:.1f} s]")
     return out
 
 # %% ../nbs/91_cli.ipynb #a7da1127
 MIN_TEST_UNITS = 40
 
-def _alignment(acts, stack, cfg, name, progress, log) -> list:
+def _alignment(acts, stack, cfg, progress, log) -> list:
     "The alignment and calibration sections for one stack (or a note saying why alignment was skipped)"
     smap = scale_map(acts, cfg.partition, stack)
     n_test = min(len(split_units(acts.units, seed=s)["test"]) for s in cfg.seeds)
@@ -79,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="extract hidden states and write a report (defaults from settings.ini)")
     r.add_argument("--model", help="built-in name (smollm2-135m, minilm-l6, tiny-<family>), local folder or HF id")
+    r.add_argument("--compare", nargs="+", metavar="MODEL", help="models analysed beside --model (settings: compare; `none` for none)")
     r.add_argument("--corpus", help="`builtin` or a .txt/.jsonl/.csv file")
     r.add_argument("--granularity", choices=["sentence", "document", "token"])
     r.add_argument("--out", help="report folder (settings: report_dir)")
@@ -88,9 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--settings", help="settings.ini to read (default: nearest one above the current folder)")
     r.add_argument("--long-texts", choices=["error", "split"], help="texts longer than the context: refuse (default) or encode in windows")
     r.add_argument("--partition", choices=["paper", "uniform", "cka", "attention"], help="how layers are split into scales")
-    r.add_argument("--seeds", type=int, nargs="+", help="seeds for the alignment evaluation (settings: seeds)")
+    r.add_argument("--seeds", type=int, nargs="+", help="seeds for alignment and probes (settings: seeds)")
     r.add_argument("--no-align", action="store_true", help="skip the alignment evaluation")
-    r.add_argument("--attentions", action="store_true", help="also summarise attention per layer and head")
+    r.add_argument("--attentions", action=argparse.BooleanOptionalAction, default=None,
+                   help="summarise attention per layer and head in the extraction pass (settings: attentions)")
+    r.add_argument("--views", choices=["umap", "pca", "none"], help="2-D maps of each scale (settings: views)")
     r.add_argument("--overwrite", action="store_true", help="recompute the activations even if cached")
     r.add_argument("--no-progress", action="store_true")
     return p
@@ -102,7 +138,7 @@ def main(argv=None) -> int:
     try:
         run(a.model, a.corpus, a.granularity, a.out, a.device, a.batch_size, a.docs_per_topic, a.settings,
             a.attentions, a.overwrite, not a.no_progress, a.long_texts,
-            a.partition, a.seeds, not a.no_align)
+            a.partition, a.seeds, not a.no_align, a.compare, a.views)
     except _USER_ERRORS as e:
         print(f"msma: error: {e}", file=sys.stderr)
         return 2

@@ -34,6 +34,10 @@ class Settings:
     long_texts:str = "error"          # error | split: what to do with a text longer than the context
     cache_dir:str = "~/.cache/msma_lab"  # activations and converted models
     report_dir:str = "msma_report"    # where `msma run` writes its report
+    attentions:bool = True            # summarise attention per layer and head in the extraction pass (eager attention)
+    compare:str = "minilm-l6"         # models analysed beside `model` in the report (comma-separated; `none` for none)
+    token_docs_per_topic:int = 8      # documents per topic extracted per token for the POS probe; 0 = all
+    views:str = "umap"                # 2-D maps of each scale: umap | pca | none
 
 # %% ../nbs/00_config.ipynb #4bbce414
 def _parse(f, raw:str, src:str):
@@ -41,12 +45,17 @@ def _parse(f, raw:str, src:str):
     t = type(f.default)
     try:
         if t is tuple: return tuple(int(s) for s in raw.replace(',', ' ').split())
+        if t is bool:
+            if raw.strip().lower() not in _BOOLS: raise ValueError(raw)
+            return _BOOLS[raw.strip().lower()]
         return t(raw)
     except ValueError:
         raise ValueError(f"{src}: `{f.name} = {raw}` is not a valid {t.__name__}; "
                          f"e.g. `{f.name} = {_fmt(f.default)}`") from None
 
-def _fmt(v): return ', '.join(map(str, v)) if isinstance(v, tuple) else str(v)
+def _fmt(v): return ', '.join(map(str, v)) if isinstance(v, tuple) else str(v).lower() if isinstance(v, bool) else str(v)
+
+_BOOLS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 # %% ../nbs/00_config.ipynb #7ec3a8d9
 def find_settings(path=None) -> Path|None:

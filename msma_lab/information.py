@@ -17,18 +17,31 @@ from .scales import ScaleMap, scale_representations
 __all__ = ['MIN_UNITS', 'layer_information', 'information_figure']
 
 # %% ../nbs/09a_information.ipynb #7ad5b98a
-def _z(x): return ((x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1)).astype(np.float32)
+def _z(x):
+    "Per-dimension standardised float32 copy of x (computed in float64; a constant feature stays 0)"
+    x = np.asarray(x, dtype=np.float64)
+    sd = x.std(0)
+    return ((x - x.mean(0)) / np.where(sd > 1e-12, sd, 1)).astype(np.float32)
 
-def _pair_stats(x, y, seed, n_null):
-    "MI (KSG) with its shuffled null, unbiased CKA, diagonal KL of one pair of standardised representations"
+def _diag_kl(x, y) -> tuple:
+    "Diagonal KL(x ‖ y) after standardising x and y *together* per feature, over the features that vary in both; and how many"
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    keep = (x.std(0) > 0) & (y.std(0) > 0)            # a constant feature has no Gaussian
+    both = np.concatenate([x, y])[:, keep]
+    m, sd = both.mean(0), both.std(0)                 # shared scale: separate z-scores would make every KL 0 by construction
+    return gaussian_kl((x[:, keep] - m) / sd, (y[:, keep] - m) / sd, "diag"), int(keep.sum())
+
+def _pair_stats(x, y, xr, yr, seed, n_null):
+    "MI (KSG) with its shuffled null and unbiased CKA of standardised x, y; diagonal KL of the raw xr, yr"
     null = shuffled_null(x, y, "ksg", n_perm=n_null, seed=seed)
+    kl, dims = _diag_kl(xr, yr)
     return dict(mi=mutual_information(x, y, "ksg", seed=seed), mi_null=null.mean(), mi_null_sd=null.std(),
-                cka=linear_cka(x, y), kl=gaussian_kl(x, y, "diag"))
+                cka=linear_cka(x, y), kl=kl, kl_dims=dims)
 
 def _kl_floor(x, seed):
     "Diagonal KL between two random halves of x: the estimator's reading when the true KL is 0"
     p = np.random.default_rng(seed).permutation(len(x))
-    return gaussian_kl(x[p[: len(x) // 2]], x[p[len(x) // 2:]], "diag")
+    return _diag_kl(x[p[: len(x) // 2]], x[p[len(x) // 2:]])[0]
 
 # %% ../nbs/09a_information.ipynb #f2621671
 MIN_UNITS = 20
@@ -38,14 +51,15 @@ def layer_information(acts, smap:ScaleMap, max_units:int=1000, seed:int=0, n_nul
     if len(acts) < MIN_UNITS:
         raise ValueError(f"layer_information needs at least {MIN_UNITS} units (the MI estimator's minimum); got {len(acts)}: use more texts")
     idx = np.sort(np.random.default_rng(seed).permutation(len(acts))[:max_units])
-    bands = {s: _z(x[idx]) for s, x in scale_representations(acts, smap).items()}
-    H = [_z(acts.layer(l, smap.stack)[idx]) for l in range(smap.n_hidden)]
+    raw_bands = {s: x[idx] for s, x in scale_representations(acts, smap).items()}
+    raw = [np.asarray(acts.layer(l, smap.stack)[idx], dtype=np.float32) for l in range(smap.n_hidden)]
+    H, bands = [_z(x) for x in raw], {s: _z(x) for s, x in raw_bands.items()}
     rows = []
     for l, x in enumerate(H):
-        floor = _kl_floor(x, seed)
-        refs = ({"next": H[l + 1]} if l + 1 < len(H) else {}) | bands
-        for ref, y in refs.items():
-            rows.append(dict(layer=l, reference=ref, band=smap.band_of(l), kl_floor=floor, **_pair_stats(x, y, seed, n_null)))
+        floor = _kl_floor(raw[l], seed)
+        refs = ({"next": (H[l + 1], raw[l + 1])} if l + 1 < len(H) else {}) | {s: (b, raw_bands[s]) for s, b in bands.items()}
+        for ref, (y, yr) in refs.items():
+            rows.append(dict(layer=l, reference=ref, band=smap.band_of(l), kl_floor=floor, **_pair_stats(x, y, raw[l], yr, seed, n_null)))
     return pd.DataFrame(rows)
 
 # %% ../nbs/09a_information.ipynb #2072a221
@@ -60,7 +74,7 @@ class _ArrayActs:
 # %% ../nbs/09a_information.ipynb #1df01a97
 def information_figure(info:pd.DataFrame, smap:ScaleMap, title:str="Information across layers") -> go.Figure:
     "Consecutive-layer and layer-vs-band curves of MI (with null band), CKA and KL (with floor); bands shaded"
-    fig = make_subplots(rows=2, cols=3, shared_xaxes=True, subplot_titles=("MI(l, l+1) [KSG, nats]", "CKA(l, l+1)", "KL(l ‖ l+1) [diag]",
+    fig = make_subplots(rows=2, cols=3, shared_xaxes=True, subplot_titles=("MI(l, l+1) [KSG, nats]", "CKA(l, l+1)", "KL(l ‖ l+1) [diag, log]",
                                                                            "MI(l, band mean)", "CKA(l, band mean)", "KL(l ‖ band mean)"))
     colors = {"next": "#333", "local": "#4C78A8", "intermediate": "#F58518", "global": "#54A24B"}
     for row, refs in ((1, ["next"]), (2, ["local", "intermediate", "global"])):
@@ -77,4 +91,5 @@ def information_figure(info:pd.DataFrame, smap:ScaleMap, title:str="Information 
         fig.add_vrect(x0=lo - 0.5, x1=hi + 0.5, fillcolor=colors[s], opacity=0.08, line_width=0, annotation_text=s,
                       annotation_position="top left", row="all", col="all")
     fig.update_xaxes(title_text="hidden state", row=2)
+    fig.update_yaxes(type="log", col=3)               # KL spans orders of magnitude as the residual stream's scale changes
     return fig.update_layout(title=title, height=650, template="plotly_white")

@@ -19,11 +19,16 @@ from .metrics import effective_rank, linear_cka
 from .scales import cka_matrix, cka_heatmap, scale_map, scale_representations, manifold_diagnostics
 from .evaluate import AlignmentReport, metric_figure
 from .calibration import calibrate_mi, calibrate_kl, calibrated_range, calibration_figure
-from .information import layer_information, information_figure
+from .information import MIN_UNITS, layer_information, information_figure
+from .attention import head_heatmap, layer_profile, profile_figure, sink_heads
+from .probing import PROBE_COLORS, crossover_table, crossover_verdict, probe, probe_figure, probe_rows
+from .scales import ScaleMap, scale_views
 
 # %% auto #0
-__all__ = ['anisotropy', 'layer_summary', 'summary_figure', 'Section', 'write_report', 'extraction_sections', 'report_meta',
-           'scales_section', 'alignment_section', 'calibration_section', 'information_section']
+__all__ = ['MIN_PROBE_DOCS', 'anisotropy', 'layer_summary', 'summary_figure', 'Section', 'write_report', 'extraction_sections',
+           'report_meta', 'scales_section', 'alignment_section', 'calibration_section', 'information_section',
+           'attention_section', 'probe_skip_reason', 'probing_section', 'views_section', 'Hierarchy', 'hierarchy',
+           'comparison_section']
 
 # %% ../nbs/90_report.ipynb #94e3b9ab
 def anisotropy(x:np.ndarray) -> float:
@@ -82,7 +87,7 @@ def _item_html(item, out:Path) -> str:
 
 _CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}"
-        "h1{font-size:1.6em}.meta td{text-align:left}.csv{font-size:12px}")
+        "h1{font-size:1.6em}.meta td{text-align:left}.csv{font-size:12px}nav ol{columns:2;font-size:14px}")
 
 # %% ../nbs/90_report.ipynb #1364a9bb
 def write_report(out, title:str, meta:dict, sections:list) -> Path:
@@ -91,10 +96,12 @@ def write_report(out, title:str, meta:dict, sections:list) -> Path:
     js = Path(go.__file__).parent.parent/"package_data"/"plotly.min.js"
     shutil.copyfile(js, out/"plotly.min.js")
     head = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta.items())
-    body = "".join(f"<h2>{html.escape(s.title)}</h2><p>{s.text}</p>" + "".join(_item_html(i, out) for i in s.items) for s in sections)
+    toc = "".join(f'<li><a href="#s{k}">{html.escape(s.title)}</a></li>' for k, s in enumerate(sections))
+    body = "".join(f'<h2 id="s{k}">{html.escape(s.title)}</h2><p>{s.text}</p>' + "".join(_item_html(i, out) for i in s.items)
+                   for k, s in enumerate(sections))
     page = (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<script src="plotly.min.js"></script><style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>'
-            f'<table class="meta">{head}</table>{body}<p><small>msma_lab {msma_lab.__version__}, '
+            f'<table class="meta">{head}</table><nav><ol>{toc}</ol></nav>{body}<p><small>msma_lab {msma_lab.__version__}, '
             f'{time.strftime("%Y-%m-%d %H:%M")}</small></p></body></html>')
     (out/"report.html").write_text(page, encoding="utf-8")
     return out/"report.html"
@@ -164,7 +171,168 @@ def information_section(acts:Activations, smap, max_units:int=1000) -> Section:
     "MI / CKA / KL between consecutive layers and against the band means, with nulls, as figure and table"
     info = layer_information(acts, smap, max_units=max_units)
     return Section(f"Information across layers ({smap.stack})",
-                   "KSG mutual information (reads low at high MI: compare shapes, not nats), unbiased CKA and diagonal KL "
-                   "between per-dimension standardised layers. Dotted red: the shuffled-pair MI null (mean + 2 sd) and the KL "
+                   "KSG mutual information (reads low at high MI: compare shapes, not nats) and unbiased CKA between "
+                   "per-dimension standardised layers; diagonal-Gaussian KL between the two layers standardised together (it "
+                   "grows with every change of scale in the residual stream, hence the log axis). Dotted red: the shuffled-pair MI null (mean + 2 sd) and the KL "
                    "estimator's floor (two halves of the same layer).",
                    (information_figure(info, smap, f"{acts.manifest['model']['name']}: information across layers"), ("layer_information", info)))
+
+# %% ../nbs/90_report.ipynb #b221da0a
+def _attention_facts(prof:pd.DataFrame, sinks:pd.DataFrame, n_heads:dict) -> list:
+    "One plain sentence per attention kind: entropy and distance across depth, sink shares, sink heads"
+    out = []
+    for k, p in prof.groupby("stack", sort=False):
+        m = p.pivot(index="layer", columns="stat", values="mean")
+        L, s = len(m), []
+        for stat, what in (("entropy", "entropy {a:.2f} → {b:.2f} nats"), ("distance", "mean distance {a:.1f} → {b:.1f} tokens")):
+            if stat in m and m[stat].notna().all(): s.append(what.format(a=m[stat].iloc[0], b=m[stat].iloc[-1]))
+        for stat, what in (("first_share", "first token"), ("special_share", "special tokens")):
+            if stat in m and m[stat].max() >= 0.05:
+                s.append(f"share on the {what} up to {m[stat].max():.0%} (layer {int(m[stat].idxmax())})")
+        ns = int((sinks["stack"] == k).sum())
+        s.append(f"{ns} of {L * n_heads[k]} heads put ≥ 50% of their attention on the first or special tokens")
+        out.append(f"{k} (layers 1–{L}): " + "; ".join(s) + ".")
+    return out
+
+def attention_section(acts:Activations, smaps:dict) -> Section:
+    "Per-layer attention curves with the bands shaded, a layer×head heatmap per kind, the profile and the sink heads"
+    prof = layer_profile(acts)
+    sinks = pd.concat([sink_heads(acts, stat=s).assign(sink=s) for s in ("first_share", "special_share")], ignore_index=True)
+    sinks = sinks.sort_values("mean", ascending=False).drop_duplicates(["stack", "layer", "head"])
+    n_heads = {k: acts.attention(k).shape[2] for k in acts.attention_kinds}
+    facts = "".join(f"<li>{html.escape(f)}</li>" for f in _attention_facts(prof, sinks, n_heads))
+    heat = tuple(head_heatmap(acts, "first_share" if acts.manifest["model"]["family"] == "decoder" else "special_share",
+                              k, smaps if k in smaps or k == "cross" else None) for k in acts.attention_kinds)
+    return Section(f"Attention — {acts.manifest['model']['name']}",
+                   f"Per layer, the mean over {len(acts)} units of each head's attention statistics (the line is the mean over "
+                   "heads, the grey band the range of heads), from the extraction pass; padding is masked out, and decoders "
+                   "only attend backwards. Entropy is in nats, distance in tokens. A share near 1 on the first token is an "
+                   f"attention sink: such heads attend nowhere in particular.<ul>{facts}</ul>",
+                   (profile_figure(acts, smaps), *heat, ("attention_profile", prof), ("attention_sink_heads", sinks)))
+
+# %% ../nbs/90_report.ipynb #81e4bb39
+MIN_PROBE_DOCS = 24          # documents carrying the label: about 5 per test split
+
+def probe_skip_reason(acts:Activations|None, label:str) -> str|None:
+    "Why `label` cannot be probed on `acts` (None if it can)"
+    if acts is None: return f"`{label}` needs token units; none were extracted"
+    try: rows = probe_rows(acts, label)
+    except ValueError as e: return str(e)
+    u = acts.units.iloc[rows]
+    if u[label].nunique() < 2: return f"`{label}` has a single class"
+    if (n := u.doc_id.nunique()) < MIN_PROBE_DOCS: return f"`{label}`: {n} documents, fewer than {MIN_PROBE_DOCS} for document-held-out splits"
+    return None
+
+def probing_section(results:dict, smap:ScaleMap, model:str, skipped:dict|None=None) -> Section:
+    "The probe curves with the bands shaded, where each peaks (with bootstrap CIs) and the crossover verdict"
+    skip = "".join(f"<li>skipped {html.escape(r)}</li>" for r in (skipped or {}).values())
+    title = f"Layerwise probes — {model} ({smap.stack})"
+    if not results: return Section(title, f"No probe could run.<ul>{skip}</ul>")
+    units = "; ".join(f"`{n}`: {int(r.runs.n_test.median())} test units per seed, {r.runs.seed.nunique()} seeds" for n, r in results.items())
+    layers = pd.concat([r.table.reset_index().assign(probe=n) for n, r in results.items()], ignore_index=True)
+    return Section(title,
+                   "Linear (logistic) probes per hidden state, trained and tested on different documents, the L2 strength "
+                   "chosen on validation documents; selectivity is accuracy minus that of a control task (random labels "
+                   "with the same marginals, per word type for POS), the dotted line the majority class. The peak table gives "
+                   f"the best layer with a bootstrap 95% interval over seeds. {html.escape(units)}.<p><b>"
+                   + html.escape(crossover_verdict(results, smap, model)) + f"</b></p><ul>{skip}</ul>",
+                   (probe_figure(results, smap, f"Layerwise probes — {model}, {smap.method} bands"),
+                    ("probe_peaks", crossover_table(results, smap).reset_index()), ("probe_layers", layers)))
+
+# %% ../nbs/90_report.ipynb #64d08e8b
+def views_section(acts:Activations, smap:ScaleMap, method:str="umap", max_units:int=2000) -> Section:
+    "One interactive 2-D map per scale, coloured by each label (menu), the sentence on hover"
+    views = scale_views(acts, smap, method=method, max_units=max_units)
+    return Section(f"Manifold views — {acts.manifest['model']['name']} ({smap.stack})",
+                   f"Each unit's scale representation (the mean of its band's hidden states, standardised per dimension), "
+                   f"embedded in 2-D by {method.upper()} with a fixed seed, on up to {max_units} units. Hover shows the text; "
+                   "the menu above each map switches the label that colours it. Distances in a UMAP map are not "
+                   "meaningful beyond the neighbourhood.", tuple(views.values()))
+
+# %% ../nbs/90_report.ipynb #93125e9e
+@dataclass
+class Hierarchy:
+    "The hierarchy analyses of one model: report sections, probe results, peak tables and attention profile"
+    model:str
+    family:str
+    smaps:dict                 # stack -> ScaleMap
+    probes:dict                # stack -> {probe: ProbeResult}
+    peaks:pd.DataFrame         # crossover_table rows of every stack, with model, stack and n_hidden
+    attention:pd.DataFrame|None # layer_profile (None without attention summaries)
+    sections:list
+
+def _timed(log, what:str, f, *a, **kw):
+    t = time.time(); r = f(*a, **kw)
+    if log: log(f"{what}  [{time.time() - t:.1f} s]")
+    return r
+
+def hierarchy(acts:Activations, tokens:Activations|None=None, # token units of the same model, for `pos`
+              partition:str="paper", seeds=(0, 1, 2, 3, 4), views:str="umap", probes=("pos", "form", "topic"),
+              log=None) -> Hierarchy:
+    "Attention, probes, information and manifold views of one model, as report sections and comparable tables"
+    m = acts.manifest["model"]
+    smaps = {st: scale_map(acts, partition, st) for st in acts.stacks}
+    sections, results, peaks = [], {}, []
+    att = None
+    if acts.attention_kinds:
+        sections.append(_timed(log, "attention profiles", attention_section, acts, smaps))
+        att = layer_profile(acts)
+    else: sections.append(Section(f"Attention — {m['name']}", "No attention summaries in this extraction: run with attentions on "
+                                  "(`attentions = true` in settings.ini, or `msma run --attentions`)."))
+    for st, smap in smaps.items():
+        res, skipped = {}, {}
+        for lab in probes:
+            src = tokens if lab == "pos" else acts
+            if (why := probe_skip_reason(src, lab)) is not None: skipped[lab] = why; continue
+            res[lab] = _timed(log, f"probed {lab} on {st}", probe, src, lab, stack=st, seeds=tuple(seeds))
+        sections.append(probing_section(res, smap, m["name"], skipped))
+        results[st] = res
+        if res: peaks.append(crossover_table(res, smap).reset_index().assign(model=m["name"], stack=st, n_hidden=smap.n_hidden))
+        sections.append(_timed(log, f"information across layers ({st})", information_section, acts, smap) if len(acts) >= MIN_UNITS else
+                        Section(f"Information across layers ({st})", f"Skipped: {len(acts)} units, fewer than {MIN_UNITS}; use more texts."))
+        if views != "none": sections.append(_timed(log, f"manifold views ({st})", views_section, acts, smap, views))
+    peaks = pd.concat(peaks, ignore_index=True) if peaks else pd.DataFrame()
+    return Hierarchy(m["name"], m["family"], smaps, results, peaks, att, sections)
+
+# %% ../nbs/90_report.ipynb #9f135f7b
+_DASHES = ("solid", "dash", "dot", "dashdot")
+
+def comparison_section(hs:list) -> Section:
+    "Probe peaks and attention of several models (a `Hierarchy` each) at relative depth, with a verdict per model"
+    peaks = pd.concat([h.peaks.assign(family=h.family) for h in hs if len(h.peaks)], ignore_index=True)
+    if peaks.empty: return Section("Architectures side by side", "No probe ran on any of the models.")
+    peaks["depth"] = peaks.layer / (peaks.n_hidden - 1)
+    cols = ["model", "family", "stack", "probe", "expected", "layer", "n_hidden", "depth", "band", "in_expected", "layer_ci",
+            "p_expected", "accuracy", "majority", "selectivity"]
+    said = []
+    for (mod, st), g in peaks.groupby(["model", "stack"], sort=False):
+        g = g[g.expected.notna()]
+        miss = g[~g.in_expected]
+        said.append(f"{mod} ({st}): " + ("crossover — each probe peaks in its own band" if miss.empty else
+                    "no crossover — " + ", ".join(f"{r.probe} peaks in the {r.band} band" for r in miss.itertuples()))
+                    + " (" + ", ".join(f"{r.probe} at depth {r.depth:.2f}" for r in g.itertuples()) + ").")
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("probe accuracy", "attention entropy (nats, mean over heads)",
+                                                        "attention on first / special tokens"), horizontal_spacing=0.07)
+    for i, h in enumerate(hs):
+        dash = _DASHES[i % len(_DASHES)]
+        for st, res in h.probes.items():
+            for j, (name, r) in enumerate(res.items()):
+                t = r.table
+                fig.add_trace(go.Scatter(x=np.array(r.layers) / (h.smaps[st].n_hidden - 1), y=t.accuracy, mode="lines+markers",
+                                         line=dict(color=PROBE_COLORS[["pos", "form", "topic"].index(name) if name in ("pos", "form", "topic") else 3 + j % 3], dash=dash),
+                                         marker_size=4, name=f"{h.model} {name}" + (f" ({st})" if len(h.probes) > 1 else "")), 1, 1)
+        if h.attention is not None:
+            p = h.attention[h.attention["stack"] == h.attention["stack"].iloc[0]].pivot(index="layer", columns="stat", values="mean")
+            x = p.index.to_numpy() / p.index.max()
+            fig.add_trace(go.Scatter(x=x, y=p.entropy, mode="lines+markers", line=dict(color="#333", dash=dash), marker_size=4,
+                                     name=f"{h.model} attention"), 1, 2)
+            fig.add_trace(go.Scatter(x=x, y=np.maximum(p.first_share, p.special_share), mode="lines+markers", marker_size=4,
+                                     line=dict(color="#333", dash=dash), name=f"{h.model} sink share", showlegend=False), 1, 3)
+    fig.update_xaxes(title_text="relative depth (hidden state / blocks)", range=[-0.02, 1.02])
+    fig.update_yaxes(range=[-0.02, 1.02], row=1, col=3)
+    fig.update_layout(title="Architectures side by side: " + " vs ".join(f"{h.model} ({h.family})" for h in hs),
+                      template="plotly_white", height=450, width=1150)
+    return Section("Architectures side by side",
+                   "The same corpus and probes on each model, at relative depth. Line style: model; colour: probe "
+                   f"(pos blue, form red, topic green).<ul>{''.join(f'<li>{html.escape(s)}</li>' for s in said)}</ul>",
+                   (fig, ("comparison_peaks", peaks[cols])))

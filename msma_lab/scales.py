@@ -10,6 +10,7 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 from fastcore.basics import patch
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
@@ -17,10 +18,10 @@ from .extract import ATTN_STATS, Activations
 from .metrics import _hsic, as_samples, effective_rank
 
 # %% auto #0
-__all__ = ['SCALES', 'PAPER_TABLE', 'SCALE_METHODS', 'SPLITS', 'check_bands', 'ScaleMap', 'bands_from_cuts', 'paper_bands',
-           'uniform_bands', 'cka_matrix', 'segment_layers', 'cka_bands', 'attention_profile', 'attention_bands',
-           'scale_map', 'scale_maps', 'scale_representations', 'split_units', 'intrinsic_dimension', 'local_curvature',
-           'manifold_diagnostics', 'embed_2d', 'view_2d', 'cka_heatmap']
+__all__ = ['SCALES', 'PAPER_TABLE', 'SCALE_METHODS', 'SPLITS', 'VIEW_LABELS', 'check_bands', 'ScaleMap', 'bands_from_cuts',
+           'paper_bands', 'uniform_bands', 'cka_matrix', 'segment_layers', 'cka_bands', 'attention_profile',
+           'attention_bands', 'scale_map', 'scale_maps', 'scale_representations', 'split_units', 'intrinsic_dimension',
+           'local_curvature', 'manifold_diagnostics', 'embed_2d', 'view_2d', 'scale_views', 'cka_heatmap']
 
 # %% ../nbs/05_scales.ipynb #4909a6ed
 SCALES = ("local", "intermediate", "global")
@@ -325,23 +326,54 @@ def embed_2d(x, method:str="umap", seed:int=0) -> tuple:
     return PCA(min(2, x.shape[1])).fit_transform(x), "pca"
 
 # %% ../nbs/05_scales.ipynb #87b81dae
+_PALETTE = qualitative.Plotly + qualitative.Dark24
+
 def view_2d(x,                    # one scale's representation (units, d)
-            labels,               # a label per unit: one colour each
+            labels,               # a label per unit (a colour each), or {name: labels}: a menu switches the colouring
             hover=None,           # a text per unit, shown on hover
             method:str="umap",    # umap | pca
             seed:int=0, title:str="") -> go.Figure:
-    "Scatter of the units in 2-D, coloured by `labels`, with `hover` text"
+    "Scatter of the units in 2-D, coloured by `labels` (one label set, or a menu of several), with `hover` text"
     xy, used = embed_2d(x, method, seed)
-    labels = np.asarray(labels).astype(str)
-    hover = np.asarray(hover if hover is not None else labels).astype(str)
-    fig = go.Figure()
-    for lab in sorted(set(labels)):
-        m = labels == lab
-        fig.add_trace(go.Scatter(x=xy[m, 0], y=xy[m, 1] if xy.shape[1] > 1 else np.zeros(m.sum()), mode="markers", name=lab,
-                                 text=hover[m], hovertemplate="%{text}<extra>" + lab + "</extra>", marker=dict(size=6, opacity=0.8)))
+    sets = {k: np.asarray(v).astype(str) for k, v in (labels.items() if isinstance(labels, dict) else [("label", labels)])}
+    if bad := [f"{k} ({len(v)})" for k, v in sets.items() if len(v) != len(xy)]:
+        raise ValueError(f"labels {', '.join(bad)} do not have one entry per unit ({len(xy)} units)")
+    hover = np.asarray(hover if hover is not None else next(iter(sets.values()))).astype(str)
+    fig, owner = go.Figure(), []
+    for i, (name, labs) in enumerate(sets.items()):
+        for j, lab in enumerate(sorted(set(labs))):
+            m = labs == lab
+            fig.add_trace(go.Scatter(x=xy[m, 0], y=xy[m, 1] if xy.shape[1] > 1 else np.zeros(m.sum()), mode="markers", name=lab,
+                                     text=hover[m], hovertemplate="%{text}<extra>" + lab + "</extra>", visible=i == 0,
+                                     marker=dict(size=6, opacity=0.8, color=_PALETTE[j % len(_PALETTE)])))
+            owner.append(i)
+    if len(sets) > 1:
+        fig.update_layout(updatemenus=[dict(type="dropdown", x=1.0, xanchor="right", y=1.12, yanchor="bottom", buttons=[
+            dict(label=f"colour: {name}", method="update", args=[{"visible": [o == i for o in owner]}, {"legend.title.text": name}])
+            for i, name in enumerate(sets)])])
     ax = "UMAP" if used == "umap" else "PC"
     return fig.update_layout(title=f"{title} ({used})".strip(), xaxis_title=f"{ax} 1", yaxis_title=f"{ax} 2",
-                             template="plotly_white", height=500, legend_title="label")
+                             template="plotly_white", height=500, legend_title=next(iter(sets)))
+
+# %% ../nbs/05_scales.ipynb #91b6258b
+VIEW_LABELS = ("topic", "form", "voice", "clause", "pos")
+
+def scale_views(acts:Activations, smap:ScaleMap,
+                labels=None,              # columns of acts.units to colour by (default: those of VIEW_LABELS it has)
+                method:str="umap", standardize:bool=True, max_units:int=2000, seed:int=0) -> dict:
+    "scale -> a `view_2d` figure of that scale's units (a seeded subsample of at most `max_units`), a menu per label"
+    u = acts.units
+    labels = [c for c in (labels or VIEW_LABELS) if c in u and u[c].notna().any()]
+    if not labels: raise ValueError(f"the units carry none of the labels {', '.join(VIEW_LABELS)}; pass `labels=` columns of acts.units")
+    idx = _unit_sample(len(u), max_units, seed)
+    hover = (u["text"] if "text" in u else u["unit_id"]).iloc[idx].str.slice(0, 160).to_numpy()
+    out = {}
+    for s, x in scale_representations(acts, smap).items():
+        x = x[idx].astype(np.float64)
+        if standardize: x = (x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1)
+        out[s] = view_2d(x, {c: u[c].iloc[idx].fillna("—") for c in labels}, hover, method, seed,
+                         f"{acts.manifest['model']['name']}: {s} scale, hidden states {smap.ranges[s][0]}–{smap.ranges[s][1]}")
+    return out
 
 # %% ../nbs/05_scales.ipynb #805360e5
 def cka_heatmap(cka:np.ndarray,                # (n_hidden, n_hidden), e.g. from cka_matrix

@@ -299,8 +299,9 @@ _DASHES = ("solid", "dash", "dot", "dashdot")
 
 def comparison_section(hs:list) -> Section:
     "Probe peaks and attention of several models (a `Hierarchy` each) at relative depth, with a verdict per model"
-    peaks = pd.concat([h.peaks.assign(family=h.family) for h in hs if len(h.peaks)], ignore_index=True)
-    if peaks.empty: return Section("Architectures side by side", "No probe ran on any of the models.")
+    frames = [h.peaks.assign(family=h.family) for h in hs if len(h.peaks)]
+    if not frames: return Section("Architectures side by side", "No probe ran on any of the models (see each model's probe section for why).")
+    peaks = pd.concat(frames, ignore_index=True)
     peaks["depth"] = peaks.layer / (peaks.n_hidden - 1)
     cols = ["model", "family", "stack", "probe", "expected", "layer", "n_hidden", "depth", "band", "in_expected", "layer_ci",
             "p_expected", "accuracy", "majority", "selectivity"]

@@ -56,7 +56,10 @@ def test_second_run_is_served_from_the_cache(tmp_path, env):
     before = [p.stat().st_mtime_ns for p in arrays]
     assert msma(*args, cwd=tmp_path, env=env).returncode == 0
     assert [p.stat().st_mtime_ns for p in arrays] == before
-    assert sorted(p.name for p in arrays) == ["decoder.npy", "encoder.npy"]
+    caches = {p.parent.name.split("-")[2] for p in arrays}                       # tiny-t5-<granularity>-<key>
+    assert caches == {"sentence", "token"}                                       # units, and tokens for the POS probe
+    assert sorted(p.name for p in arrays if "-sentence-" in p.parent.name) == [
+        "attn_cross.npy", "attn_decoder.npy", "attn_encoder.npy", "decoder.npy", "encoder.npy"]
 
 
 @pytest.mark.parametrize("args,settings,expect", [

@@ -20,10 +20,11 @@ from .corpus import Corpus, corpus_from_records, load_corpus
 from .models import LoadedModel, _PAD_OFFSET_POSITIONS
 
 # %% auto #0
-__all__ = ['GRANULARITIES', 'ATTN_STATS', 'unit_table', 'as_corpus', 'Segment', 'ContextLengthError', 'encode_texts',
-           'make_batch', 'capture_hidden', 'forward_stacks', 'pool_weights', 'attention_stats', 'sentence_starts',
-           'token_sentences', 'attention_keys', 'CacheError', 'NonFiniteActivations', 'ActivationCache', 'Activations',
-           'token_units', 'Plan', 'plan_extraction', 'cache_key', 'extract', 'reference_hidden']
+__all__ = ['GRANULARITIES', 'ATTN_STATS', 'ATTENTION_BUDGET', 'unit_table', 'as_corpus', 'Segment', 'ContextLengthError',
+           'encode_texts', 'make_batch', 'capture_hidden', 'forward_stacks', 'pool_weights', 'attention_stats',
+           'sentence_starts', 'token_sentences', 'attention_keys', 'CacheError', 'NonFiniteActivations',
+           'ActivationCache', 'Activations', 'token_units', 'Plan', 'plan_extraction', 'cache_key', 'batches',
+           'extract', 'reference_hidden']
 
 # %% ../nbs/03_extract.ipynb #012a12c7
 GRANULARITIES = ("sentence", "document", "token")
@@ -465,6 +466,29 @@ def _check_finite(x:torch.Tensor, stack, unit_ids, what="hidden state"):
         raise NonFiniteActivations(f"{what} {l} of the {stack} produced NaN or inf for unit `{unit_ids()[r]}`"
             " (and possibly others): check the model's weights and inputs; with a float16 model or cache_dtype, try float32")
 
+# %% ../nbs/03_extract.ipynb #022bd563
+ATTENTION_BUDGET = 2 * 2**30   # bytes of attention weights one forward pass may return (with attentions=True)
+
+def _attention_pair_bytes(lm:LoadedModel) -> int:
+    "Bytes of attention weights per (query, key) pair of one text: every block's heads, cross-attention included"
+    c = lm.config
+    heads = getattr(c, "num_attention_heads", None) or getattr(c, "num_heads", None) or 16
+    blocks = sum(len(s.blocks) for s in lm.stacks.values()) + (len(lm.stacks["decoder"].blocks) if lm.family == "encoder-decoder" else 0)
+    return blocks * heads * torch.finfo(lm.model.dtype).bits // 8
+
+def batches(segs:list, batch_size:int, pair_bytes:int=0, # bytes per (query, key) pair; 0: no attention limit
+            budget:int|None=None) -> list:                  # default ATTENTION_BUDGET
+    "Consecutive batches of at most `batch_size` segments, each within `budget` bytes of attention weights"
+    budget = ATTENTION_BUDGET if budget is None else budget
+    out, cur, n = [], [], 0
+    for s in segs:
+        m = max(n, len(s.ids))
+        if cur and (len(cur) == batch_size or pair_bytes and (len(cur) + 1) * m * m * pair_bytes > budget):
+            out.append(cur); cur, m = [], len(s.ids)
+        cur.append(s); n = m
+    if cur: out.append(cur)
+    return out
+
 # %% ../nbs/03_extract.ipynb #52bc8ede
 def _finish_batch(cache, plan, done:list, token_level:bool):
     "Check, cast and write the rows of finished texts: `done` = [(text_index, {array: (layers, rows, ...)}, weight)]"
@@ -488,8 +512,7 @@ def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions
     pos_in_order = {ti: k for k, ti in enumerate(plan.order)}
     bar = tqdm(total=len(plan.order), initial=done, desc=f"extract {lm.name}", unit="text", disable=not progress)
     try:
-        for k in range(0, len(todo), batch_size):
-            segs = todo[k:k + batch_size]
+        for segs in batches(todo, batch_size, _attention_pair_bytes(lm) if attentions else 0):
             b = make_batch(lm, segs, padding_side)
             w = pool_weights(b, segs, pooling)
             hid, att = _run_batch(lm, segs, b, w, token_level, attentions)

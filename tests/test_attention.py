@@ -153,3 +153,17 @@ def test_old_three_statistic_cache_is_refused(models, docs, tmp_path, monkeypatc
     old = np.asarray(acts.attention())[..., :3]
     monkeypatch.setattr(acts, "attention", lambda stack=None: old)
     with pytest.raises(ValueError, match="overwrite=True"): attention_table(acts)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "t5"])
+def test_attention_budget_cuts_batches_not_numbers(family, models, docs, tmp_path, monkeypatch):
+    "A budget too small for two texts per forward: every batch holds one text, and every array is unchanged"
+    import msma_lab.extract as X
+    lm = models[family]
+    ref = run(lm, docs, tmp_path/"ref", batch_size=8)
+    seen = []
+    monkeypatch.setattr(X, "ATTENTION_BUDGET", 1)
+    small = run(lm, docs, tmp_path/"small", batch_size=8, on_batch=lambda done, total: seen.append(done))
+    assert seen == [1, 2, 3, 4]                                   # one text per forward pass
+    for k in ref.attention_kinds: np.testing.assert_allclose(small.attention(k), ref.attention(k), atol=1e-5)
+    for s in ref.stacks: np.testing.assert_allclose(small.stack(s), ref.stack(s), atol=1e-5)

@@ -56,32 +56,19 @@ def test_empty_corpus(tmp_path, name, content):
     assert str(p) in str(e.value)
 
 
-def test_bad_jsonl_line_names_file_and_line(tmp_path):
-    p = tmp_path / "c.jsonl"
-    p.write_text('{"text": "One sentence."}\n\n{"text": "Two", \n')
-    with pytest.raises(CorpusError, match=f"{p}:3: invalid JSON"):
-        load_corpus(p)
-    p.write_text('{"text": "One sentence."}\n["a list"]\n')
-    with pytest.raises(CorpusError, match=f"{p}:2: expected a JSON object, got list"):
-        load_corpus(p)
-    p.write_text('{"text": "One sentence."}\n{"title": "no text"}\n')
-    with pytest.raises(CorpusError, match=f'{p}:2: a document needs a non-empty "text"'):
-        load_corpus(p)
-    p.write_text('{"doc_id": "a", "text": "One."}\n{"doc_id": "a", "text": "Two."}\n')
-    with pytest.raises(CorpusError, match=f"{p}:2: duplicate doc_id `a`"):
-        load_corpus(p)
-    p.write_text('{"doc_id": "a", "sentences": ["One.", "  "]}\n')
-    with pytest.raises(CorpusError, match=f"{p}:1: sentence 1 of document `a` is empty"):
-        load_corpus(p)
-
-
-def test_csv_without_text_column(tmp_path):
-    p = tmp_path / "c.csv"
-    p.write_text("sentence,topic\nHello there.,x\n")
-    with pytest.raises(CorpusError, match=rf"{p}:1: no `text` column.*sentence"):
-        load_corpus(p)
-    p.write_text("text,topic\nHello there.,x\n,y\n")
-    with pytest.raises(CorpusError, match=f"{p}:3: empty `text`"):
+@pytest.mark.parametrize("suffix,text,expect", [
+    ("jsonl", '{"text": "One sentence."}\n\n{"text": "Two", \n', ":3: invalid JSON"),
+    ("jsonl", '{"text": "One sentence."}\n["a list"]\n', ":2: expected a JSON object, got list"),
+    ("jsonl", '{"text": "One sentence."}\n{"title": "no text"}\n', ':2: a document needs a non-empty "text"'),
+    ("jsonl", '{"doc_id": "a", "text": "One."}\n{"doc_id": "a", "text": "Two."}\n', ":2: duplicate doc_id `a`"),
+    ("jsonl", '{"doc_id": "a", "sentences": ["One.", "  "]}\n', ":1: sentence 1 of document `a` is empty"),
+    ("csv", "sentence,topic\nHello there.,x\n", r":1: no `text` column.*sentence"),
+    ("csv", "text,topic\nHello there.,x\n,y\n", ":3: empty `text`"),
+])
+def test_bad_corpus_file_names_file_and_line(tmp_path, suffix, text, expect):
+    p = tmp_path / f"c.{suffix}"
+    p.write_text(text)
+    with pytest.raises(CorpusError, match=f"{p}{expect}"):
         load_corpus(p)
 
 

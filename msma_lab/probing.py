@@ -319,9 +319,11 @@ def _probe_sentence(name, r) -> str:
     if r.accuracy_ci_low <= r.majority + 0.01: s += "; it never clearly beats the majority baseline"
     return s + "."
 
-def crossover_verdict(results:dict, smap:ScaleMap, model:str="This model", **kw) -> str:
+def crossover_verdict(results:dict, smap:ScaleMap, model:str="This model",
+                      table:pd.DataFrame|None=None, # its crossover_table, if already computed
+                      **kw) -> str:
     "Plain sentences: where each probe peaks, and whether `model` shows the crossover (each probe peaking in its own band)"
-    ct = crossover_table(results, smap, **kw)
+    ct = crossover_table(results, smap, **kw) if table is None else table
     lines = [_probe_sentence(n, r) for n, r in ct.iterrows()]
     miss = ct[~ct.in_expected & ct.expected.notna()]
     if len(miss): lines.append(f"{model} does not show the crossover: " + "; ".join(

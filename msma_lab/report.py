@@ -194,9 +194,9 @@ def _attention_facts(prof:pd.DataFrame, sinks:pd.DataFrame, n_heads:dict) -> lis
         out.append(f"{k} (layers 1–{L}): " + "; ".join(s) + ".")
     return out
 
-def attention_section(acts:Activations, smaps:dict) -> Section:
+def attention_section(acts:Activations, smaps:dict, prof:pd.DataFrame|None=None) -> Section:
     "Per-layer attention curves with the bands shaded, a layer×head heatmap per kind, the profile and the sink heads"
-    prof = layer_profile(acts)
+    prof = layer_profile(acts) if prof is None else prof
     sinks = pd.concat([sink_heads(acts, stat=s).assign(sink=s) for s in ("first_share", "special_share")], ignore_index=True)
     sinks = sinks.sort_values("mean", ascending=False).drop_duplicates(["stack", "layer", "head"])
     n_heads = {k: acts.attention(k).shape[2] for k in acts.attention_kinds}
@@ -223,21 +223,23 @@ def probe_skip_reason(acts:Activations|None, label:str) -> str|None:
     if (n := u.doc_id.nunique()) < MIN_PROBE_DOCS: return f"`{label}`: {n} documents, fewer than {MIN_PROBE_DOCS} for document-held-out splits"
     return None
 
-def probing_section(results:dict, smap:ScaleMap, model:str, skipped:dict|None=None) -> Section:
+def probing_section(results:dict, smap:ScaleMap, model:str, skipped:dict|None=None,
+                    table:pd.DataFrame|None=None) -> Section: # the results' crossover_table, if already computed
     "The probe curves with the bands shaded, where each peaks (with bootstrap CIs) and the crossover verdict"
     skip = "".join(f"<li>skipped {html.escape(r)}</li>" for r in (skipped or {}).values())
     title = f"Layerwise probes — {model} ({smap.stack})"
     if not results: return Section(title, f"No probe could run.<ul>{skip}</ul>")
     units = "; ".join(f"`{n}`: {int(r.runs.n_test.median())} test units per seed, {r.runs.seed.nunique()} seeds" for n, r in results.items())
+    table = crossover_table(results, smap) if table is None else table
     layers = pd.concat([r.table.reset_index().assign(probe=n) for n, r in results.items()], ignore_index=True)
     return Section(title,
                    "Linear (logistic) probes per hidden state, trained and tested on different documents, the L2 strength "
                    "chosen on validation documents; selectivity is accuracy minus that of a control task (random labels "
                    "with the same marginals, per word type for POS), the dotted line the majority class. The peak table gives "
                    f"the best layer with a bootstrap 95% interval over seeds. {html.escape(units)}.<p><b>"
-                   + html.escape(crossover_verdict(results, smap, model)) + f"</b></p><ul>{skip}</ul>",
+                   + html.escape(crossover_verdict(results, smap, model, table=table)) + f"</b></p><ul>{skip}</ul>",
                    (probe_figure(results, smap, f"Layerwise probes — {model}, {smap.method} bands"),
-                    ("probe_peaks", crossover_table(results, smap).reset_index()), ("probe_layers", layers)))
+                    ("probe_peaks", table.reset_index()), ("probe_layers", layers)))
 
 # %% ../nbs/90_report.ipynb #64d08e8b
 def views_section(acts:Activations, smap:ScaleMap, method:str="umap", max_units:int=2000) -> Section:
@@ -273,10 +275,8 @@ def hierarchy(acts:Activations, tokens:Activations|None=None, # token units of t
     m = acts.manifest["model"]
     smaps = {st: scale_map(acts, partition, st) for st in acts.stacks}
     sections, results, peaks = [], {}, []
-    att = None
-    if acts.attention_kinds:
-        sections.append(_timed(log, "attention profiles", attention_section, acts, smaps))
-        att = layer_profile(acts)
+    att = layer_profile(acts) if acts.attention_kinds else None
+    if att is not None: sections.append(_timed(log, "attention profiles", attention_section, acts, smaps, att))
     else: sections.append(Section(f"Attention — {m['name']}", "No attention summaries in this extraction: run with attentions on "
                                   "(`attentions = true` in settings.ini, or `msma run --attentions`)."))
     for st, smap in smaps.items():
@@ -285,9 +285,10 @@ def hierarchy(acts:Activations, tokens:Activations|None=None, # token units of t
             src = tokens if lab == "pos" else acts
             if (why := probe_skip_reason(src, lab)) is not None: skipped[lab] = why; continue
             res[lab] = _timed(log, f"probed {lab} on {st}", probe, src, lab, stack=st, seeds=tuple(seeds))
-        sections.append(probing_section(res, smap, m["name"], skipped))
+        tab = crossover_table(res, smap) if res else None
+        sections.append(probing_section(res, smap, m["name"], skipped, tab))
         results[st] = res
-        if res: peaks.append(crossover_table(res, smap).reset_index().assign(model=m["name"], stack=st, n_hidden=smap.n_hidden))
+        if res: peaks.append(tab.reset_index().assign(model=m["name"], stack=st, n_hidden=smap.n_hidden))
         sections.append(_timed(log, f"information across layers ({st})", information_section, acts, smap) if len(acts) >= MIN_UNITS else
                         Section(f"Information across layers ({st})", f"Skipped: {len(acts)} units, fewer than {MIN_UNITS}; use more texts."))
         if views != "none": sections.append(_timed(log, f"manifold views ({st})", views_section, acts, smap, views))

@@ -6,38 +6,62 @@ Docs: https://msma-lab.github.io/msma_lab/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #9c6f18a8
 from __future__ import annotations
-import configparser, os
-from dataclasses import dataclass, fields, replace
+import configparser, contextvars, functools, math, os
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['Settings', 'find_settings', 'load_settings', 'resolve_device', 'cache_dir']
+__all__ = ['MsmaError', 'SettingsError', 'opt', 'Settings', 'setting_help', 'find_settings', 'check_settings', 'load_settings',
+           'resolve_device', 'cache_dir', 'usable_cores', 'thread_count', 'work_threads', 'uses_threads']
+
+# %% ../nbs/00_config.ipynb #cb6fb6bf
+class MsmaError(Exception):
+    "Base of every error caused by a user's input; its message names the problem and the fix"
+
+class SettingsError(MsmaError, ValueError):
+    "A setting (settings.ini, a call argument or a CLI flag) that cannot be used"
+
+# %% ../nbs/00_config.ipynb #adc67480
+def opt(default, help:str, choices:tuple|None=None):
+    "A `Settings` field: its default, one line of help (the CLI's too) and, if fixed, the values it may take"
+    return field(default=default, metadata=dict(help=help, choices=tuple(choices) if choices else None))
 
 # %% ../nbs/00_config.ipynb #51ff308c
 @dataclass(frozen=True)
 class Settings:
     "msma_lab's experiment defaults (the `[msma]` section of settings.ini)"
-    model:str = "smollm2-135m"        # built-in name, Hugging Face id or local path
-    corpus:str = "builtin"            # `builtin` (the shipped corpus) or a .txt/.jsonl/.csv path
-    granularity:str = "sentence"      # sentence | document | token
-    pooling:str = "mean"              # mean (mask-aware) | last (decoders only)
-    partition:str = "paper"           # paper | uniform | cka | attention
-    lambda_geo:float = 0.1            # weight of the geometric loss
-    lambda_info:float = 0.1           # weight of the mutual-information loss
-    lambda_curv:float = 0.01          # weight of the curvature loss
-    seeds:tuple = (0, 1, 2, 3, 4)     # seeds for splits, maps and estimators
-    device:str = "auto"               # auto | cpu | cuda | cuda:N | mps
-    dtype:str = "float32"             # dtype the model runs in
-    cache_dtype:str = "float16"       # dtype of cached activations
-    batch_size:int = 16               # texts per forward pass
-    max_length:int = 0                # token limit per text; 0 = the model's context
-    long_texts:str = "error"          # error | split: what to do with a text longer than the context
-    cache_dir:str = "~/.cache/msma_lab"  # activations and converted models
-    report_dir:str = "msma_report"    # where `msma run` writes its report
-    attentions:bool = True            # summarise attention per layer and head in the extraction pass (eager attention)
-    compare:str = "minilm-l6"         # models analysed beside `model` in the report (comma-separated; `none` for none)
-    token_docs_per_topic:int = 8      # documents per topic extracted per token for the POS probe; 0 = all
-    views:str = "umap"                # 2-D maps of each scale: umap | pca | none
+    model:str = opt("smollm2-135m", "built-in name (smollm2-135m, minilm-l6, tiny-<family>), local folder or Hugging Face id")
+    corpus:str = opt("builtin", "`builtin` (the shipped corpus) or a .txt/.jsonl/.csv path")
+    docs_per_topic:int = opt(0, "use only the first N documents of each topic; 0 = all")
+    granularity:str = opt("sentence", "what one unit is", ("sentence", "document", "token"))
+    pooling:str = opt("mean", "mask-aware mean of a unit's tokens, or its last token (decoders)", ("mean", "last"))
+    partition:str = opt("paper", "how hidden states are split into local / intermediate / global bands",
+                        ("paper", "uniform", "cka", "attention"))
+    lambda_geo:float = opt(0.1, "weight of the geometric loss")
+    lambda_info:float = opt(0.1, "weight of the mutual-information loss")
+    lambda_curv:float = opt(0.01, "weight of the curvature loss")
+    seeds:tuple = opt((0, 1, 2, 3, 4), "seeds for splits, maps, probes and estimators")
+    device:str = opt("auto", "auto, cpu, cuda, cuda:N or mps")
+    dtype:str = opt("float32", "dtype the model runs in", ("float32", "bfloat16", "float16"))
+    cache_dtype:str = opt("float16", "dtype of cached activations", ("float16", "float32"))
+    batch_size:int = opt(16, "texts per forward pass")
+    max_length:int = opt(0, "token limit per text; 0 = the model's context")
+    long_texts:str = opt("error", "a text longer than the context: refuse, or encode it in windows", ("error", "split"))
+    cache_dir:str = opt("~/.cache/msma_lab", "activations, stage results and converted models ($MSMA_CACHE overrides)")
+    report_dir:str = opt("msma_report", "where `msma run` writes its report")
+    attentions:bool = opt(True, "summarise attention per layer and head in the extraction pass (eager attention)")
+    compare:str = opt("minilm-l6", "models analysed beside `model` (comma-separated; `none` for none)")
+    token_docs_per_topic:int = opt(8, "documents per topic extracted per token for the POS probe; 0 = all")
+    views:str = opt("umap", "2-D maps of each scale", ("umap", "pca", "none"))
+    threads:str = opt("auto", "torch threads for the work: auto (the usable cores, at most $OMP_NUM_THREADS) or a number")
+
+# %% ../nbs/00_config.ipynb #7d6f74ea
+def setting_help(name:str) -> str:
+    "The help line of setting `name`, with its choices"
+    f = {f.name: f for f in fields(Settings)}[name]
+    ch = f.metadata["choices"]
+    return f.metadata["help"] + (f" ({' | '.join(ch)})" if ch else "")
 
 # %% ../nbs/00_config.ipynb #4bbce414
 def _parse(f, raw:str, src:str):
@@ -50,8 +74,8 @@ def _parse(f, raw:str, src:str):
             return _BOOLS[raw.strip().lower()]
         return t(raw)
     except ValueError:
-        raise ValueError(f"{src}: `{f.name} = {raw}` is not a valid {t.__name__}; "
-                         f"e.g. `{f.name} = {_fmt(f.default)}`") from None
+        raise SettingsError(f"{src}: `{f.name} = {raw}` is not a valid {t.__name__}; "
+                            f"e.g. `{f.name} = {_fmt(f.default)}`") from None
 
 def _fmt(v): return ', '.join(map(str, v)) if isinstance(v, tuple) else str(v).lower() if isinstance(v, bool) else str(v)
 
@@ -68,21 +92,68 @@ def find_settings(path=None) -> Path|None:
         if (d/"settings.ini").exists(): return d/"settings.ini"
     return None
 
+# %% ../nbs/00_config.ipynb #15e0ca9f
+_AT_LEAST = dict(docs_per_topic=0, batch_size=1, max_length=0, token_docs_per_topic=0)
+
+def _device_problem(dev:str) -> str|None:
+    "Why torch cannot use device string `dev` here (None if it can)"
+    import torch
+    if dev == "auto": return None
+    try: d = torch.device(dev)
+    except (RuntimeError, ValueError): return f"device = {dev!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
+    if d.type == "cuda" and not torch.cuda.is_available():
+        return f"device = {dev!r}, but this torch ({torch.__version__}) sees no CUDA GPU; use device = auto or cpu"
+    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
+        return f"device = {dev!r}, but there are {torch.cuda.device_count()} CUDA devices"
+    if d.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        return f"device = {dev!r}, but MPS is not available here; use device = auto or cpu"
+    if d.type not in ("cpu", "cuda", "mps"): return f"device = {dev!r}: msma_lab runs on cpu, cuda or mps"
+    return None
+
+def _problems(s:Settings) -> list:
+    "Every problem with `s`, as sentences"
+    out = []
+    for f in fields(Settings):
+        v, ch = getattr(s, f.name), f.metadata["choices"]
+        if ch and v not in ch: out.append(f"{f.name} = {v!r} is not one of {', '.join(ch)}")
+        if f.name in _AT_LEAST and not (isinstance(v, int) and v >= _AT_LEAST[f.name]):
+            out.append(f"{f.name} = {v!r} must be a whole number ≥ {_AT_LEAST[f.name]}")
+        if f.name.startswith("lambda_") and not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            out.append(f"{f.name} = {v!r} must be a finite number ≥ 0")
+    if not s.seeds: out.append("seeds is empty; give at least one, e.g. `seeds = 0, 1, 2, 3, 4`")
+    elif not all(isinstance(x, int) for x in s.seeds): out.append(f"seeds = {s.seeds!r} must be whole numbers")
+    if not (str(s.threads) == "auto" or str(s.threads).isdigit() and int(s.threads) >= 1):
+        out.append(f"threads = {s.threads!r} must be auto or a whole number ≥ 1")
+    if (why := _device_problem(str(s.device))): out.append(why)
+    return out
+
+def check_settings(s:Settings, src=None) -> Settings:
+    "`s` if every value can be used; otherwise a `SettingsError` naming each problem (and the file it came from)"
+    if bad := _problems(s):
+        raise SettingsError(f"{'; '.join(bad)} ({f'settings: {src}, or the flags' if src else 'settings or flags'})")
+    return s
+
 # %% ../nbs/00_config.ipynb #033ecb34
+def _read_ini(p:Path) -> dict:
+    "The `[msma]` section of settings file `p` as raw strings (a clear error for a file that is not one)"
+    cp = configparser.ConfigParser()
+    try: cp.read_string(p.read_text(encoding="utf-8"), str(p))
+    except (configparser.Error, UnicodeDecodeError) as e:
+        first = str(e).strip().splitlines()[0]
+        raise SettingsError(f"{p} is not a settings file ({first}); it needs a `[msma]` header and `key = value` lines, "
+                            "like the project's settings.ini") from None
+    return dict(cp["msma"]) if "msma" in cp else {}
+
 def load_settings(path=None, **overrides) -> Settings:
-    "Settings from settings.ini (see `find_settings`), with `overrides` applied on top"
+    "Settings from settings.ini (see `find_settings`), with `overrides` applied on top, checked (`check_settings`)"
     s, p = Settings(), find_settings(path)
-    if p is not None:
-        cp = configparser.ConfigParser()
-        cp.read(p)
-        if "msma" in cp:
-            known = {f.name: f for f in fields(Settings)}
-            for k, raw in cp["msma"].items():
-                if k not in known: raise ValueError(f"{p}: unknown setting `{k}`; known: {', '.join(known)}")
-                s = replace(s, **{k: _parse(known[k], raw, str(p))})
-    bad = set(overrides) - {f.name for f in fields(Settings)}
-    if bad: raise TypeError(f"unknown setting(s) {sorted(bad)}")
-    return replace(s, **{k: v for k, v in overrides.items() if v is not None})
+    known = {f.name: f for f in fields(Settings)}
+    for k, raw in (_read_ini(p) if p is not None else {}).items():
+        if k not in known: raise SettingsError(f"{p}: unknown setting `{k}`; known: {', '.join(known)}")
+        s = replace(s, **{k: _parse(known[k], raw, str(p))})
+    bad = set(overrides) - set(known)
+    if bad: raise TypeError(f"unknown setting(s) {sorted(bad)}; known: {', '.join(known)}")
+    return check_settings(replace(s, **{k: v for k, v in overrides.items() if v is not None}), p)
 
 # %% ../nbs/00_config.ipynb #4bf232b5
 def resolve_device(device=None) -> str:
@@ -101,3 +172,45 @@ def cache_dir(sub:str="", settings:Settings|None=None) -> Path:
     p = Path(root).expanduser()/sub
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+# %% ../nbs/00_config.ipynb #2f915d64
+def usable_cores() -> int:
+    "CPU cores this process may run on: its affinity mask, capped by a cgroup (v2) CPU quota"
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max": n = min(n, max(1, int(quota) // int(period)))
+    except (OSError, ValueError): pass
+    return n
+
+# %% ../nbs/00_config.ipynb #c19c4761
+def thread_count(threads="auto") -> int:
+    "torch threads for `threads`: a number, or auto = the usable cores, at most $OMP_NUM_THREADS when that is set"
+    if str(threads) != "auto": return max(1, int(threads))
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return min(usable_cores(), int(env)) if env.isdigit() and int(env) > 0 else usable_cores()
+
+# %% ../nbs/00_config.ipynb #fe47969b
+_ACTIVE = contextvars.ContextVar("msma_threads", default=None)
+
+@contextmanager
+def work_threads(threads="auto"):
+    "Within the block: torch runs `thread_count(threads)` threads, numpy/scipy's BLAS one; both restored after"
+    import torch
+    from threadpoolctl import threadpool_limits
+    n, before, token = thread_count(threads), torch.get_num_threads(), _ACTIVE.set(thread_count(threads))
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(1, user_api="blas"): yield n
+    finally:
+        torch.set_num_threads(before)
+        _ACTIVE.reset(token)
+
+# %% ../nbs/00_config.ipynb #d624f4d2
+def uses_threads(f):
+    "Decorator: `f` runs inside `work_threads()` unless a caller already set a plan (which then holds)"
+    @functools.wraps(f)
+    def _f(*args, **kw):
+        if _ACTIVE.get() is not None: return f(*args, **kw)
+        with work_threads(): return f(*args, **kw)
+    return _f

@@ -15,6 +15,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 from scipy.optimize import brentq
 from .metrics import MI_METHODS, gaussian_kl, gaussian_mi, kl_normal, knn_kl, mutual_information
+from .config import uses_threads
 
 # %% auto #0
 __all__ = ['KL_ESTIMATORS', 'correlated_gaussians', 'rho_for_mi', 'gaussian_pair', 'kl_params', 'summarise', 'calibrate_mi',
@@ -65,6 +66,7 @@ def _timed(f, *args, **kw):
     t = time.perf_counter()
     return f(*args, **kw), time.perf_counter() - t
 
+@uses_threads
 def calibrate_mi(methods=MI_METHODS, n=1000, dims=(16,), true_mis=(0, 0.5, 1, 2, 4, 8), seeds=(0, 1, 2), **opts) -> pd.DataFrame:
     "Every MI estimator on correlated Gaussians with known MI (PCA keeps all d dims): summary table"
     rows = []
@@ -78,6 +80,7 @@ def calibrate_mi(methods=MI_METHODS, n=1000, dims=(16,), true_mis=(0, 0.5, 1, 2,
 # %% ../nbs/04a_calibration.ipynb #fc6f6a25
 KL_ESTIMATORS = {"gaussian_full": partial(gaussian_kl, kind="full"), "gaussian_diag": partial(gaussian_kl, kind="diag"), "knn": knn_kl}
 
+@uses_threads
 def calibrate_kl(methods=("gaussian_full", "gaussian_diag"), n=1000, dims=(384, 576), true_kls=(0, 1, 10, 100, 1000),
                  seeds=(0, 1, 2), scale_share:float=0.5) -> pd.DataFrame:
     "Every KL estimator on Gaussian pairs with known KL: summary table"

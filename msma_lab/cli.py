@@ -1,4 +1,4 @@
-"""`msma run`: the main job, from settings.ini to a finished report
+"""`msma run`: flags → settings → the pipeline → the report; nothing else
 
 Docs: https://msma-lab.github.io/msma_lab/cli.html.md"""
 
@@ -6,140 +6,75 @@ Docs: https://msma-lab.github.io/msma_lab/cli.html.md"""
 
 # %% ../nbs/91_cli.ipynb #cd9fe996
 from __future__ import annotations
-import argparse, shutil, sys, time
+import argparse, sys
+from dataclasses import fields
 from pathlib import Path
-from .config import load_settings
-from .corpus import CorpusError, load_corpus
-from .models import ModelLoadError, load_model
-from .extract import CacheError, ContextLengthError, NonFiniteActivations, extract
-from .scales import scale_map, split_units
-from .evaluate import alignment_report
-from .report import (Section, extraction_sections, report_meta, write_report, scales_section, alignment_section,
-                             calibration_section, hierarchy, comparison_section)
+from .config import MsmaError, Settings, load_settings
+from .pipeline import STAGES, check_output, run_pipeline
+from .report import write_run_report
 
 # %% auto #0
-__all__ = ['VIEWS', 'MIN_TEST_UNITS', 'run', 'main']
+__all__ = ['settings_from_args', 'main']
 
-# %% ../nbs/91_cli.ipynb #c82ffd61
-VIEWS = ("umap", "pca", "none")
-
-def _compare_models(cfg, main:str) -> list:
-    "Model specs of `cfg.compare` other than the main model (`none` or empty: no comparison)"
-    specs = [s.strip() for s in cfg.compare.split(",") if s.strip()]
-    return [] if [s.lower() for s in specs] == ["none"] else [s for s in dict.fromkeys(specs) if s != main]
-
-def _prefixed(sections:list, prefix:str) -> list:
-    "Sections whose tables are written as `prefix_name.csv` (so a second model's tables do not overwrite the first's)"
-    return [Section(s.title, s.text, tuple((f"{prefix}_{i[0]}", i[1]) if isinstance(i, tuple) else i for i in s.items)) for s in sections]
-
-def _analyse(lm, corpus, cfg, overwrite:bool, progress:bool, align:bool, log) -> tuple:
-    "Extract (units, and tokens for the POS probe) and analyse one loaded model: (activations, Hierarchy, sections)"
-    t, att = time.time(), cfg.attentions or cfg.partition == "attention"
-    acts = extract(lm, corpus, cfg.granularity, attentions=att, overwrite=overwrite, progress=progress, settings=cfg)
-    log(f"extracted {len(acts)} {cfg.granularity} units -> {acts.path}  [{time.time() - t:.1f} s]")
-    tokens = acts if cfg.granularity == "token" else None
-    if tokens is None and len(corpus.words):
-        t, sub = time.time(), corpus.take(cfg.token_docs_per_topic) if cfg.token_docs_per_topic else corpus
-        tokens = extract(lm, sub, "token", overwrite=overwrite, progress=progress, settings=cfg)
-        log(f"extracted {len(tokens)} token units of {len(sub.docs)} documents for the POS probe  [{time.time() - t:.1f} s]")
-    sections = extraction_sections(acts)
-    sections += [scales_section(acts, st, methods=tuple(dict.fromkeys((cfg.partition, "paper", "uniform", "cka")))) for st in acts.stacks]
-    if align:
-        for st in acts.stacks: sections += _alignment(acts, st, cfg, progress, log)
-    h = hierarchy(acts, tokens, cfg.partition, cfg.seeds, cfg.views, log=lambda s: log(f"{lm.name}: {s}"))
-    return acts, h, sections + h.sections
-
-def run(model=None, corpus=None, granularity=None, out=None, device=None, batch_size=None, docs_per_topic:int=0,
-        settings=None, attentions:bool|None=None, overwrite:bool=False, progress:bool=True, long_texts=None,
-        partition=None, seeds=None, align:bool=True, compare=None, views=None, log=None) -> Path:
-    "Extract, partition, align, analyse the hierarchy (beside the `compare` models) and report; returns the report folder"
-    log = log or (lambda s: print(s, flush=True))   # flushed: a log piped to a file shows each step as it ends
-    cfg = load_settings(settings, model=model, corpus=corpus, granularity=granularity, device=device, batch_size=batch_size,
-                        long_texts=long_texts, partition=partition, seeds=tuple(seeds) if seeds else None,
-                        report_dir=str(out) if out else None, attentions=attentions, views=views,
-                        compare=",".join(compare) if isinstance(compare, (list, tuple)) else compare)
-    if cfg.views not in VIEWS: raise ValueError(f"views = {cfg.views!r} is not one of {', '.join(VIEWS)} (settings.ini or --views)")
-    t0 = time.time()
-    c = load_corpus(cfg.corpus)
-    if docs_per_topic: c = c.take(docs_per_topic)
-    log(f"corpus: {len(c.docs)} documents, {len(c.sentences)} sentences")
-    lms = []
-    for spec in [cfg.model, *_compare_models(cfg, cfg.model)]:    # every model loads before any long work: a typo costs seconds
-        t = time.time()
-        lms.append(load_model(spec, device=cfg.device, dtype=cfg.dtype, attentions=cfg.attentions or cfg.partition == "attention"))
-        log(f"loaded {lms[-1]}  [{time.time() - t:.1f} s]")
-    acts, h, sections = _analyse(lms[0], c, cfg, overwrite, progress, align, log)
-    others = [_analyse(lm, c, cfg, overwrite, progress, False, log) for lm in lms[1:]]
-    if others:
-        sections.append(comparison_section([h] + [o[1] for o in others]))
-        for a2, h2, s2 in others:
-            sections.append(Section(f"Beside it: {h2.model} ({h2.family})", f"The same {len(a2)} {cfg.granularity} units through "
-                                    f"{h2.model}: the layer summary, scales and hierarchy (alignment runs on the main model only)."))
-            sections += _prefixed(s2, h2.model)
-    out = Path(cfg.report_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(acts.path/"manifest.json", out/"manifest.json")
-    title = f"msma_lab report: {h.model} on {c.name}" + (f", beside {', '.join(o[1].model for o in others)}" if others else "")
-    page = write_report(out, title, report_meta(acts), sections)
-    log(f"report: {page}  [total {time.time() - t0:.1f} s]")
-    return out
-
-# %% ../nbs/91_cli.ipynb #a7da1127
-MIN_TEST_UNITS = 40
-
-def _alignment(acts, stack, cfg, progress, log) -> list:
-    "The alignment and calibration sections for one stack (or a note saying why alignment was skipped)"
-    smap = scale_map(acts, cfg.partition, stack)
-    n_test = min(len(split_units(acts.units, seed=s)["test"]) for s in cfg.seeds)
-    if n_test < MIN_TEST_UNITS:
-        log(f"alignment skipped: {n_test} test units (< {MIN_TEST_UNITS}); use more documents")
-        return [Section(f"Cross-scale alignment ({stack})", f"Skipped: the smallest test split has {n_test} units, fewer than "
-                        f"{MIN_TEST_UNITS}; run on more documents (e.g. without --docs-per-topic).")]
-    t = time.time()
-    rep = alignment_report(acts, smap, seeds=cfg.seeds, progress=progress, lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv))
-    runs = rep.runs
-    log(f"aligned {stack}: {runs['map'].nunique()} maps × {runs.direction.nunique()} directions × {len(cfg.seeds)} seeds  [{time.time() - t:.1f} s]")
-    t = time.time()
-    calib = calibration_section(int(runs.n_test.median()), acts.d)
-    log(f"calibrated the estimators at n = {int(runs.n_test.median())}  [{time.time() - t:.1f} s]")
-    return [alignment_section(rep), calib]
-
-# %% ../nbs/91_cli.ipynb #37393b6a
-_USER_ERRORS = (ModelLoadError, CorpusError, CacheError, ContextLengthError, NonFiniteActivations, FileNotFoundError, ValueError)
+# %% ../nbs/91_cli.ipynb #32d2f92e
+def _flag(p:argparse.ArgumentParser, f):
+    "The `msma run` flag of Settings field `f`"
+    name, t, h = "--" + f.name.replace("_", "-"), type(f.default), f"{f.metadata['help']} (settings: {f.name})"
+    if t is bool: p.add_argument(name, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=h)
+    elif t is tuple: p.add_argument(name, dest=f.name, type=int, nargs="+", help=h)
+    elif f.metadata.get("many"): p.add_argument(name, dest=f.name, nargs="+", metavar=f.name.upper(), help=h)
+    else: p.add_argument(name, dest=f.name, type=t, choices=f.metadata["choices"], help=h)
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="msma", description="msma_lab: Multi-Scale Manifold Alignment workbench")
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="extract hidden states and write a report (defaults from settings.ini)")
-    r.add_argument("--model", help="built-in name (smollm2-135m, minilm-l6, tiny-<family>), local folder or HF id")
-    r.add_argument("--compare", nargs="+", metavar="MODEL", help="models analysed beside --model (settings: compare; `none` for none)")
-    r.add_argument("--corpus", help="`builtin` or a .txt/.jsonl/.csv file")
-    r.add_argument("--granularity", choices=["sentence", "document", "token"])
-    r.add_argument("--out", help="report folder (settings: report_dir)")
-    r.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
-    r.add_argument("--batch-size", type=int)
-    r.add_argument("--docs-per-topic", type=int, default=0, help="use only the first N documents of each topic")
-    r.add_argument("--settings", help="settings.ini to read (default: nearest one above the current folder)")
-    r.add_argument("--long-texts", choices=["error", "split"], help="texts longer than the context: refuse (default) or encode in windows")
-    r.add_argument("--partition", choices=["paper", "uniform", "cka", "attention"], help="how layers are split into scales")
-    r.add_argument("--seeds", type=int, nargs="+", help="seeds for alignment and probes (settings: seeds)")
-    r.add_argument("--no-align", action="store_true", help="skip the alignment evaluation")
-    r.add_argument("--attentions", action=argparse.BooleanOptionalAction, default=None,
-                   help="summarise attention per layer and head in the extraction pass (settings: attentions)")
-    r.add_argument("--views", choices=["umap", "pca", "none"], help="2-D maps of each scale (settings: views)")
-    r.add_argument("--overwrite", action="store_true", help="recompute the activations even if cached")
-    r.add_argument("--no-progress", action="store_true")
+    r = sub.add_parser("run", help="extract hidden states, run every stage and write a report (defaults from settings.ini)")
+    for f in fields(Settings): _flag(r, f)
+    r.add_argument("--out", dest="report_dir", help="report folder (same as --report-dir)")
+    r.add_argument("--settings", help="settings.ini to read (default: $MSMA_SETTINGS, else the nearest one above the current folder)")
+    r.add_argument("--only", nargs="+", metavar="STAGE", help=f"run only these stages ({', '.join(STAGES)})")
+    r.add_argument("--skip", nargs="+", metavar="STAGE", default=[], help="run every stage but these")
+    r.add_argument("--no-align", action="store_true", help="skip the alignment (same as --skip alignment)")
+    r.add_argument("--fresh", action="store_true", help="recompute every stage, ignoring (and replacing) the stage cache")
+    r.add_argument("--overwrite", action="store_true", help="extract the activations again even if cached")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
-# %% ../nbs/91_cli.ipynb #600f077d
+# %% ../nbs/91_cli.ipynb #3861da6a
+def settings_from_args(a:argparse.Namespace) -> Settings:
+    "Settings from the file `a.settings` names (or the nearest one) with every flag given applied on top"
+    over = {f.name: getattr(a, f.name) for f in fields(Settings)}
+    over = {k: ",".join(v) if isinstance(v, list) and k == "compare" else tuple(v) if isinstance(v, list) else v for k, v in over.items()}
+    return load_settings(a.settings, **over)
+
+# %% ../nbs/91_cli.ipynb #e8664b79
+def _logger(folder:Path):
+    "Print a line (flushed) and append it to `folder/run.log`"
+    f = open(folder/"run.log", "w", encoding="utf-8")
+    def log(s:str):
+        print(s, flush=True); f.write(s + "\n"); f.flush()
+    return log, f
+
 def main(argv=None) -> int:
     "Entry point of the `msma` console script"
     a = _parser().parse_args(argv)
+    f = None
     try:
-        run(a.model, a.corpus, a.granularity, a.out, a.device, a.batch_size, a.docs_per_topic, a.settings,
-            a.attentions, a.overwrite, not a.no_progress, a.long_texts,
-            a.partition, a.seeds, not a.no_align, a.compare, a.views)
-    except _USER_ERRORS as e:
-        print(f"msma: error: {e}", file=sys.stderr)
-        return 2
+        cfg = settings_from_args(a)
+        log, f = _logger(check_output(cfg.report_dir))
+        run = run_pipeline(cfg, only=a.only, skip=a.skip + (["alignment"] if a.no_align else []), fresh=a.fresh,
+                           overwrite=a.overwrite, progress=not a.no_progress, log=log)
+        page = write_run_report(run)
+        log(f"report: {page}  [{run.table().seconds.sum():.1f} s in stages]")
+    except MsmaError as e:
+        print(f"msma: error: {e}", file=sys.stderr); return 2
+    except KeyboardInterrupt:
+        print("msma: interrupted; finished stages and extracted batches are cached: run the same command to resume", file=sys.stderr)
+        return 130
+    finally:
+        if f: f.close()
+    if run.failed:
+        print(f"msma: {len(run.failed)} stage(s) failed ({', '.join(f'{r.model} {r.stage}' for r in run.failed)}); "
+              f"the report has every other section and run.log the tracebacks: {page}", file=sys.stderr)
+        return 3
     return 0

@@ -23,9 +23,9 @@ class SettingsError(MsmaError, ValueError):
     "A setting (settings.ini, a call argument or a CLI flag) that cannot be used"
 
 # %% ../nbs/00_config.ipynb #adc67480
-def opt(default, help:str, choices:tuple|None=None):
-    "A `Settings` field: its default, one line of help (the CLI's too) and, if fixed, the values it may take"
-    return field(default=default, metadata=dict(help=help, choices=tuple(choices) if choices else None))
+def opt(default, help:str, choices:tuple|None=None, many:bool=False):
+    "A `Settings` field: its default, one line of help (the CLI's too), the values it may take, if fixed; `many`: a comma list"
+    return field(default=default, metadata=dict(help=help, choices=tuple(choices) if choices else None, many=many))
 
 # %% ../nbs/00_config.ipynb #51ff308c
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Settings:
     cache_dir:str = opt("~/.cache/msma_lab", "activations, stage results and converted models ($MSMA_CACHE overrides)")
     report_dir:str = opt("msma_report", "where `msma run` writes its report")
     attentions:bool = opt(True, "summarise attention per layer and head in the extraction pass (eager attention)")
-    compare:str = opt("minilm-l6", "models analysed beside `model` (comma-separated; `none` for none)")
+    compare:str = opt("minilm-l6", "models analysed beside `model` (comma-separated; `none` for none)", many=True)
     token_docs_per_topic:int = opt(8, "documents per topic extracted per token for the POS probe; 0 = all")
     views:str = opt("umap", "2-D maps of each scale", ("umap", "pca", "none"))
     threads:str = opt("auto", "torch threads for the work: auto (the usable cores, at most $OMP_NUM_THREADS) or a number")
@@ -86,7 +86,7 @@ def find_settings(path=None) -> Path|None:
     "The settings.ini to use: `path`, $MSMA_SETTINGS, or the nearest one above the cwd"
     if path is not None or os.environ.get("MSMA_SETTINGS"):
         p = Path(path or os.environ["MSMA_SETTINGS"]).expanduser()
-        if not p.exists(): raise FileNotFoundError(f"settings file {p} does not exist")
+        if not p.exists(): raise SettingsError(f"settings file {p} does not exist; give an existing file (--settings, $MSMA_SETTINGS)")
         return p
     for d in [Path.cwd(), *Path.cwd().parents]:
         if (d/"settings.ini").exists(): return d/"settings.ini"

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from .metrics import gaussian_kl, linear_cka, mutual_information, shuffled_null
 from .scales import ScaleMap, scale_representations
+from .config import uses_threads
 
 # %% auto #0
 __all__ = ['MIN_UNITS', 'layer_information', 'information_figure']
@@ -46,6 +47,7 @@ def _kl_floor(x, seed):
 # %% ../nbs/09a_information.ipynb #f2621671
 MIN_UNITS = 20
 
+@uses_threads
 def layer_information(acts, smap:ScaleMap, max_units:int=1000, seed:int=0, n_null:int=3) -> pd.DataFrame:
     "One row per (layer, reference): reference = 'next' (layer l vs l+1) or a scale band's mean"
     if len(acts) < MIN_UNITS:

@@ -1,4 +1,4 @@
-"""Per-layer summaries and the HTML report that `msma run` writes
+"""The HTML page that `msma run` writes, rendered from stage results — nothing here computes
 
 Docs: https://msma-lab.github.io/msma_lab/report.html.md"""
 
@@ -14,58 +14,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 import msma_lab
-from .extract import Activations
-from .metrics import effective_rank, linear_cka
-from .scales import cka_matrix, cka_heatmap, scale_map, scale_representations, manifold_diagnostics
+from .results import Failed, Result
 from .evaluate import AlignmentReport, metric_figure
-from .calibration import calibrate_mi, calibrate_kl, calibrated_range, calibration_figure
-from .information import MIN_UNITS, layer_information, information_figure
-from .attention import head_heatmap, layer_profile, profile_figure, sink_heads
-from .probing import PROBE_COLORS, crossover_table, crossover_verdict, probe, probe_figure, probe_rows
-from .scales import ScaleMap, scale_views
+from .attention import head_heatmap, profile_figure
+from .probing import PROBE_COLORS, crossover_verdict
+from .scales import ScaleViews
+from .pipeline import (AttentionProfile, Calibration, Comparison, Information, LayerSummary, Probes, Run,
+                               ScalesOverview, Skipped, run_pipeline)
 
 # %% auto #0
-__all__ = ['MIN_PROBE_DOCS', 'anisotropy', 'layer_summary', 'summary_figure', 'Section', 'write_report', 'extraction_sections',
-           'report_meta', 'scales_section', 'alignment_section', 'calibration_section', 'information_section',
-           'attention_section', 'probe_skip_reason', 'probing_section', 'views_section', 'Hierarchy', 'hierarchy',
-           'comparison_section']
-
-# %% ../nbs/90_report.ipynb #94e3b9ab
-def anisotropy(x:np.ndarray) -> float:
-    "Mean cosine similarity between two different rows of `x`"
-    u = x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
-    n, s = len(u), u.sum(0)
-    return float((s @ s - n) / (n * (n - 1)))
-
-# %% ../nbs/90_report.ipynb #f928bbb0
-def layer_summary(acts:Activations, max_units:int=1000, seed:int=0) -> pd.DataFrame:
-    "One row per stack and hidden state: norms, effective rank, anisotropy, unbiased CKA with the previous layer"
-    idx = np.sort(np.random.default_rng(seed).permutation(len(acts))[:max_units])
-    rows = []
-    for s in acts.stacks:
-        prev = None
-        for l in range(acts.n_hidden(s)):
-            x = acts.layer(l, s)[idx].astype(np.float64)
-            nrm = np.linalg.norm(x, axis=1)
-            ms = (x ** 2).mean(0)
-            rows.append(dict(stack=s, layer=l, mean_norm=nrm.mean(), sd_norm=nrm.std(), effective_rank=effective_rank(x),
-                             anisotropy=anisotropy(x), top_dim=int(ms.argmax()), top_dim_share=ms.max() / ms.sum(),
-                             cka_prev=linear_cka(prev, x) if prev is not None else np.nan))
-            prev = x
-    return pd.DataFrame(rows)
-
-# %% ../nbs/90_report.ipynb #ab9fb4c9
-def summary_figure(summ:pd.DataFrame, title:str="Layer summary") -> go.Figure:
-    "Per-layer norm, effective rank, anisotropy and consecutive-layer CKA, one line per stack"
-    cols = [("mean_norm", "mean ‖h‖"), ("effective_rank", "effective rank"), ("anisotropy", "anisotropy (mean cos)"),
-            ("cka_prev", "CKA(l−1, l), unbiased"), ("top_dim_share", "share of ‖h‖² in the top dimension")]
-    fig = make_subplots(rows=3, cols=2, subplot_titles=[t for _, t in cols], horizontal_spacing=0.1, vertical_spacing=0.15)
-    for k, (c, _) in enumerate(cols):
-        for s, g in summ.groupby("stack", sort=False):
-            fig.add_trace(go.Scatter(x=g.layer, y=g[c], mode="lines+markers", name=s, legendgroup=s, showlegend=k == 0),
-                          row=k // 2 + 1, col=k % 2 + 1)
-    fig.update_xaxes(title_text="hidden state (0 = embeddings)")
-    return fig.update_layout(title=title, height=850, template="plotly_white")
+__all__ = ['Section', 'write_report', 'summary_section', 'scales_section', 'alignment_section', 'calibration_section',
+           'attention_section', 'probing_section', 'information_section', 'views_section', 'comparison_figure',
+           'comparison_section', 'result_section', 'report_sections', 'write_run_report']
 
 # %% ../nbs/90_report.ipynb #0f1db806
 @dataclass
@@ -87,7 +47,7 @@ def _item_html(item, out:Path) -> str:
 
 _CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}"
-        "h1{font-size:1.6em}.meta td{text-align:left}.csv{font-size:12px}nav ol{columns:2;font-size:14px}")
+        "h1{font-size:1.6em}.meta td{text-align:left}.csv{font-size:12px}nav ol{columns:2;font-size:14px}.failed{color:#b00}")
 
 # %% ../nbs/90_report.ipynb #1364a9bb
 def write_report(out, title:str, meta:dict, sections:list) -> Path:
@@ -103,41 +63,27 @@ def write_report(out, title:str, meta:dict, sections:list) -> Path:
             f'<script src="plotly.min.js"></script><style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>'
             f'<table class="meta">{head}</table><nav><ol>{toc}</ol></nav>{body}<p><small>msma_lab {msma_lab.__version__}, '
             f'{time.strftime("%Y-%m-%d %H:%M")}</small></p></body></html>')
-    (out/"report.html").write_text(page, encoding="utf-8")
+    tmp = out/"report.html.partial"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out/"report.html")
     return out/"report.html"
 
-# %% ../nbs/90_report.ipynb #bb994923
-def extraction_sections(acts:Activations, summ:pd.DataFrame|None=None) -> list:
-    "Report sections describing an extraction and its per-layer summary"
-    summ = layer_summary(acts) if summ is None else summ
-    m = acts.manifest
-    return [Section("Layer summary",
-                    f"{len(acts)} {m['granularity']} units; statistics on up to 1,000 of them (seeded). "
-                    "Anisotropy is the mean cosine between two different units; CKA is unbiased linear CKA "
-                    "between consecutive hidden states (≈0 for unrelated representations). A top-dimension share near 1 "
-                    "means one massive activation dominates the pooled vectors (and CKA) at that layer.",
-                    (summary_figure(summ, f"{m['model']['name']}: per-layer summary"), ("layer_summary", summ)))]
+# %% ../nbs/90_report.ipynb #7cb1946e
+def summary_section(r:LayerSummary) -> Section:
+    "The per-layer summary of an extraction"
+    return Section("Layer summary",
+                   f"{r.n_units} {r.granularity} units; statistics on up to 1,000 of them (seeded). "
+                   "Anisotropy is the mean cosine between two different units; CKA is unbiased linear CKA "
+                   "between consecutive hidden states (≈0 for unrelated representations). A top-dimension share near 1 "
+                   "means one massive activation dominates the pooled vectors (and CKA) at that layer.",
+                   (r.figure(), ("layer_summary", r.table())))
 
-# %% ../nbs/90_report.ipynb #38f4e3fb
-def report_meta(acts:Activations) -> dict:
-    "Header facts of a report from an extraction manifest"
-    m = acts.manifest
-    return {"model": f"{m['model']['name']} ({m['model']['family']}, revision {m['model']['revision']}, fingerprint {m['model']['fingerprint']})",
-            "corpus": f"{m['corpus']['name']} (hash {m['corpus']['hash']})", "units": f"{m['n_units']} {m['granularity']} units",
-            "hidden states": ", ".join(f"{s}: {n}" for s, n in m["stacks"].items()), "pooling": m["pooling"],
-            "cache": f"{acts.path} ({m['cache_dtype']})"}
-
-# %% ../nbs/90_report.ipynb #71052f77
-def scales_section(acts:Activations, stack:str|None=None, methods=("paper", "uniform", "cka"), max_units:int=1000) -> Section:
+def scales_section(r:ScalesOverview) -> Section:
     "Partitions by several methods, the CKA heatmap with the chosen bands, and per-scale manifold diagnostics"
-    stack = stack or acts.stacks[0]
-    cka = cka_matrix(acts, stack, max_units=max_units)
-    maps = {m: scale_map(acts, m, stack) for m in methods}
-    parts = pd.DataFrame([dict(method=m, **{s: f"{r[0]}–{r[1]}" for s, r in sm.ranges.items()}) for m, sm in maps.items()])
-    diag = manifold_diagnostics(scale_representations(acts, maps[methods[0]]))
-    return Section(f"Scales ({stack})", f"Bands of hidden states (0 = embeddings) by method; the heatmap shows unbiased linear CKA "
-                   f"between hidden states with the `{methods[0]}` bands drawn on it. Diagnostics are for the `{methods[0]}` bands.",
-                   (cka_heatmap(cka, maps[methods[0]]), ("partitions", parts), ("manifold_diagnostics", diag.reset_index())))
+    m = r.smap.method
+    return Section(f"Scales ({r.smap.stack})", f"Bands of hidden states (0 = embeddings) by method; the heatmap shows unbiased linear CKA "
+                   f"between hidden states with the `{m}` bands drawn on it. Diagnostics are for the `{m}` bands.",
+                   (r.figure(), ("partitions", r.partitions), ("manifold_diagnostics", r.diagnostics)))
 
 # %% ../nbs/90_report.ipynb #45efe994
 def alignment_section(rep:AlignmentReport) -> Section:
@@ -152,30 +98,14 @@ def alignment_section(rep:AlignmentReport) -> Section:
     return Section("Cross-scale alignment", text, items + (("paper_table", rep.paper_table(dirs[0])), ("alignment_relative", rep.relative),
                                                              ("alignment_summary", rep.summary), ("alignment_runs", rep.runs)))
 
-# %% ../nbs/90_report.ipynb #1de4d8e0
-def calibration_section(n:int, d_model:int, k_pca:int=16, seeds=(0, 1)) -> Section:
-    "Known-answer calibration of every MI and KL estimator at n units, k_pca (MI, kNN KL) and d_model (Gaussian KL)"
-    mi = calibrate_mi(n=n, dims=(k_pca,), true_mis=(0, 0.5, 1, 2, 4), seeds=seeds)
-    kl = pd.concat([calibrate_kl(("gaussian_diag", "gaussian_full"), n=n, dims=(d_model,), true_kls=(0, 1, 10, 100), seeds=seeds),
-                    calibrate_kl(("knn",), n=n, dims=(k_pca,), true_kls=(0, 1, 3, 10), seeds=seeds)], ignore_index=True)
-    rng = pd.concat([calibrated_range(mi), calibrated_range(kl)], ignore_index=True)
-    said = "; ".join(f"{r.estimator} (d={r.d}): " + ("not calibrated above 0" if not r.hi > 0 else f"[{r.lo:g}, {r.hi:g}]")
-                     if r.points else f"{r.estimator} (d={r.d}): nowhere within 10%" for r in rng.itertuples())
-    return Section("Estimator calibration", f"Known-answer problems at the report's sizes (n = {n}). Calibrated ranges "
+def calibration_section(r:Calibration) -> Section:
+    "The calibrated range of every MI and KL estimator at the report's sizes"
+    said = "; ".join(f"{x.estimator} (d={x.d}): " + ("not calibrated above 0" if not x.hi > 0 else f"[{x.lo:g}, {x.hi:g}]")
+                     if x.points else f"{x.estimator} (d={x.d}): nowhere within 10%" for x in r.ranges.itertuples())
+    return Section("Estimator calibration", f"Known-answer problems at the report's sizes (n = {r.n}). Calibrated ranges "
                    f"(|bias| ≤ 10% or ≤ 0.05): {html.escape(said)}. Numbers outside their estimator's range are biased "
                    "(MI estimators read low at high MI, so MI <em>ratios</em> between maps are not reliable).",
-                   (calibration_figure(mi), ("calibration_mi", mi), ("calibration_kl", kl), ("calibrated_ranges", rng)))
-
-# %% ../nbs/90_report.ipynb #b0599d50
-def information_section(acts:Activations, smap, max_units:int=1000) -> Section:
-    "MI / CKA / KL between consecutive layers and against the band means, with nulls, as figure and table"
-    info = layer_information(acts, smap, max_units=max_units)
-    return Section(f"Information across layers ({smap.stack})",
-                   "KSG mutual information (reads low at high MI: compare shapes, not nats) and unbiased CKA between "
-                   "per-dimension standardised layers; diagonal-Gaussian KL between the two layers standardised together (it "
-                   "grows with every change of scale in the residual stream, hence the log axis). Dotted red: the shuffled-pair MI null (mean + 2 sd) and the KL "
-                   "estimator's floor (two halves of the same layer).",
-                   (information_figure(info, smap, f"{acts.manifest['model']['name']}: information across layers"), ("layer_information", info)))
+                   (r.figure(), ("calibration_mi", r.mi), ("calibration_kl", r.kl), ("calibrated_ranges", r.ranges)))
 
 # %% ../nbs/90_report.ipynb #b221da0a
 def _attention_facts(prof:pd.DataFrame, sinks:pd.DataFrame, n_heads:dict) -> list:
@@ -194,147 +124,122 @@ def _attention_facts(prof:pd.DataFrame, sinks:pd.DataFrame, n_heads:dict) -> lis
         out.append(f"{k} (layers 1–{L}): " + "; ".join(s) + ".")
     return out
 
-def attention_section(acts:Activations, smaps:dict, prof:pd.DataFrame|None=None) -> Section:
+def attention_section(r:AttentionProfile) -> Section:
     "Per-layer attention curves with the bands shaded, a layer×head heatmap per kind, the profile and the sink heads"
-    prof = layer_profile(acts) if prof is None else prof
-    sinks = pd.concat([sink_heads(acts, stat=s).assign(sink=s) for s in ("first_share", "special_share")], ignore_index=True)
-    sinks = sinks.sort_values("mean", ascending=False).drop_duplicates(["stack", "layer", "head"])
-    n_heads = {k: acts.attention(k).shape[2] for k in acts.attention_kinds}
-    facts = "".join(f"<li>{html.escape(f)}</li>" for f in _attention_facts(prof, sinks, n_heads))
-    heat = tuple(head_heatmap(acts, "first_share" if acts.manifest["model"]["family"] == "decoder" else "special_share",
-                              k, smaps if k in smaps or k == "cross" else None) for k in acts.attention_kinds)
-    return Section(f"Attention — {acts.manifest['model']['name']}",
-                   f"Per layer, the mean over {len(acts)} units of each head's attention statistics (the line is the mean over "
+    a, smaps = r.acts(), r.smaps
+    facts = "".join(f"<li>{html.escape(f)}</li>" for f in _attention_facts(r.profile, r.sinks, {k: h.shape[1] for k, h in r.heads.items()}))
+    heat = tuple(head_heatmap(a, "first_share" if r.family == "decoder" else "special_share", k, smaps if k in smaps or k == "cross" else None)
+                 for k in r.heads)
+    return Section(f"Attention — {r.model}",
+                   f"Per layer, the mean over {r.n_units} units of each head's attention statistics (the line is the mean over "
                    "heads, the grey band the range of heads), from the extraction pass; padding is masked out, and decoders "
                    "only attend backwards. Entropy is in nats, distance in tokens. A share near 1 on the first token is an "
                    f"attention sink: such heads attend nowhere in particular.<ul>{facts}</ul>",
-                   (profile_figure(acts, smaps), *heat, ("attention_profile", prof), ("attention_sink_heads", sinks)))
+                   (profile_figure(a, smaps), *heat, ("attention_profile", r.profile), ("attention_sink_heads", r.sinks)))
 
-# %% ../nbs/90_report.ipynb #81e4bb39
-MIN_PROBE_DOCS = 24          # documents carrying the label: about 5 per test split
-
-def probe_skip_reason(acts:Activations|None, label:str) -> str|None:
-    "Why `label` cannot be probed on `acts` (None if it can)"
-    if acts is None: return f"`{label}` needs token units; none were extracted"
-    try: rows = probe_rows(acts, label)
-    except ValueError as e: return str(e)
-    u = acts.units.iloc[rows]
-    if u[label].nunique() < 2: return f"`{label}` has a single class"
-    if (n := u.doc_id.nunique()) < MIN_PROBE_DOCS: return f"`{label}`: {n} documents, fewer than {MIN_PROBE_DOCS} for document-held-out splits"
-    return None
-
-def probing_section(results:dict, smap:ScaleMap, model:str, skipped:dict|None=None,
-                    table:pd.DataFrame|None=None) -> Section: # the results' crossover_table, if already computed
+# %% ../nbs/90_report.ipynb #c40b3acf
+def probing_section(r:Probes) -> Section:
     "The probe curves with the bands shaded, where each peaks (with bootstrap CIs) and the crossover verdict"
-    skip = "".join(f"<li>skipped {html.escape(r)}</li>" for r in (skipped or {}).values())
-    title = f"Layerwise probes — {model} ({smap.stack})"
-    if not results: return Section(title, f"No probe could run.<ul>{skip}</ul>")
-    units = "; ".join(f"`{n}`: {int(r.runs.n_test.median())} test units per seed, {r.runs.seed.nunique()} seeds" for n, r in results.items())
-    table = crossover_table(results, smap) if table is None else table
-    layers = pd.concat([r.table.reset_index().assign(probe=n) for n, r in results.items()], ignore_index=True)
+    skip = "".join(f"<li>skipped {html.escape(w)}</li>" for w in r.skipped.values())
+    title = f"Layerwise probes — {r.model} ({r.smap.stack})"
+    if not r.results: return Section(title, f"No probe could run.<ul>{skip}</ul>")
+    units = "; ".join(f"`{n}`: {int(p.runs.n_test.median())} test units per seed, {p.runs.seed.nunique()} seeds" for n, p in r.results.items())
+    layers = pd.concat([p.table().reset_index().assign(probe=n) for n, p in r.results.items()], ignore_index=True)
     return Section(title,
                    "Linear (logistic) probes per hidden state, trained and tested on different documents, the L2 strength "
                    "chosen on validation documents; selectivity is accuracy minus that of a control task (random labels "
                    "with the same marginals, per word type for POS), the dotted line the majority class. The peak table gives "
                    f"the best layer with a bootstrap 95% interval over seeds. {html.escape(units)}.<p><b>"
-                   + html.escape(crossover_verdict(results, smap, model, table=table)) + f"</b></p><ul>{skip}</ul>",
-                   (probe_figure(results, smap, f"Layerwise probes — {model}, {smap.method} bands"),
-                    ("probe_peaks", table.reset_index()), ("probe_layers", layers)))
+                   + html.escape(crossover_verdict(r.results, r.smap, r.model, table=r.peaks.set_index("probe"))) + f"</b></p><ul>{skip}</ul>",
+                   (r.figure(), ("probe_peaks", r.peaks), ("probe_layers", layers)))
 
-# %% ../nbs/90_report.ipynb #64d08e8b
-def views_section(acts:Activations, smap:ScaleMap, method:str="umap", max_units:int=2000) -> Section:
+def information_section(r:Information) -> Section:
+    "MI / CKA / KL between consecutive layers and against the band means, with nulls, as figure and table"
+    return Section(f"Information across layers ({r.smap.stack})",
+                   "KSG mutual information (reads low at high MI: compare shapes, not nats) and unbiased CKA between "
+                   "per-dimension standardised layers; diagonal-Gaussian KL between the two layers standardised together (it "
+                   "grows with every change of scale in the residual stream, hence the log axis). Dotted red: the shuffled-pair MI null (mean + 2 sd) and the KL "
+                   "estimator's floor (two halves of the same layer).", (r.figure(), ("layer_information", r.info)))
+
+def views_section(r:ScaleViews) -> Section:
     "One interactive 2-D map per scale, coloured by each label (menu), the sentence on hover"
-    views = scale_views(acts, smap, method=method, max_units=max_units)
-    return Section(f"Manifold views — {acts.manifest['model']['name']} ({smap.stack})",
+    return Section(f"Manifold views — {r.model} ({r.stack})",
                    f"Each unit's scale representation (the mean of its band's hidden states, standardised per dimension), "
-                   f"embedded in 2-D by {method.upper()} with a fixed seed, on up to {max_units} units. Hover shows the text; "
+                   f"embedded in 2-D by {r.used.upper()} with a fixed seed, on {len(r.hover)} units. Hover shows the text; "
                    "the menu above each map switches the label that colours it. Distances in a UMAP map are not "
-                   "meaningful beyond the neighbourhood.", tuple(views.values()))
+                   "meaningful beyond the neighbourhood.", tuple(r.figures().values()))
 
-# %% ../nbs/90_report.ipynb #93125e9e
-@dataclass
-class Hierarchy:
-    "The hierarchy analyses of one model: report sections, probe results, peak tables and attention profile"
-    model:str
-    family:str
-    smaps:dict                 # stack -> ScaleMap
-    probes:dict                # stack -> {probe: ProbeResult}
-    peaks:pd.DataFrame         # crossover_table rows of every stack, with model, stack and n_hidden
-    attention:pd.DataFrame|None # layer_profile (None without attention summaries)
-    sections:list
-
-def _timed(log, what:str, f, *a, **kw):
-    t = time.time(); r = f(*a, **kw)
-    if log: log(f"{what}  [{time.time() - t:.1f} s]")
-    return r
-
-def hierarchy(acts:Activations, tokens:Activations|None=None, # token units of the same model, for `pos`
-              partition:str="paper", seeds=(0, 1, 2, 3, 4), views:str="umap", probes=("pos", "form", "topic"),
-              log=None) -> Hierarchy:
-    "Attention, probes, information and manifold views of one model, as report sections and comparable tables"
-    m = acts.manifest["model"]
-    smaps = {st: scale_map(acts, partition, st) for st in acts.stacks}
-    sections, results, peaks = [], {}, []
-    att = layer_profile(acts) if acts.attention_kinds else None
-    if att is not None: sections.append(_timed(log, "attention profiles", attention_section, acts, smaps, att))
-    else: sections.append(Section(f"Attention — {m['name']}", "No attention summaries in this extraction: run with attentions on "
-                                  "(`attentions = true` in settings.ini, or `msma run --attentions`)."))
-    for st, smap in smaps.items():
-        res, skipped = {}, {}
-        for lab in probes:
-            src = tokens if lab == "pos" else acts
-            if (why := probe_skip_reason(src, lab)) is not None: skipped[lab] = why; continue
-            res[lab] = _timed(log, f"probed {lab} on {st}", probe, src, lab, stack=st, seeds=tuple(seeds))
-        tab = crossover_table(res, smap) if res else None
-        sections.append(probing_section(res, smap, m["name"], skipped, tab))
-        results[st] = res
-        if res: peaks.append(tab.reset_index().assign(model=m["name"], stack=st, n_hidden=smap.n_hidden))
-        sections.append(_timed(log, f"information across layers ({st})", information_section, acts, smap) if len(acts) >= MIN_UNITS else
-                        Section(f"Information across layers ({st})", f"Skipped: {len(acts)} units, fewer than {MIN_UNITS}; use more texts."))
-        if views != "none": sections.append(_timed(log, f"manifold views ({st})", views_section, acts, smap, views))
-    peaks = pd.concat(peaks, ignore_index=True) if peaks else pd.DataFrame()
-    return Hierarchy(m["name"], m["family"], smaps, results, peaks, att, sections)
-
-# %% ../nbs/90_report.ipynb #9f135f7b
+# %% ../nbs/90_report.ipynb #11debcee
 _DASHES = ("solid", "dash", "dot", "dashdot")
 
-def comparison_section(hs:list) -> Section:
-    "Probe peaks and attention of several models (a `Hierarchy` each) at relative depth, with a verdict per model"
-    frames = [h.peaks.assign(family=h.family) for h in hs if len(h.peaks)]
-    if not frames: return Section("Architectures side by side", "No probe ran on any of the models (see each model's probe section for why).")
-    peaks = pd.concat(frames, ignore_index=True)
-    peaks["depth"] = peaks.layer / (peaks.n_hidden - 1)
-    cols = ["model", "family", "stack", "probe", "expected", "layer", "n_hidden", "depth", "band", "in_expected", "layer_ci",
-            "p_expected", "accuracy", "majority", "selectivity"]
-    said = []
-    for (mod, st), g in peaks.groupby(["model", "stack"], sort=False):
-        g = g[g.expected.notna()]
-        miss = g[~g.in_expected]
-        said.append(f"{mod} ({st}): " + ("crossover — each probe peaks in its own band" if miss.empty else
-                    "no crossover — " + ", ".join(f"{r.probe} peaks in the {r.band} band" for r in miss.itertuples()))
-                    + " (" + ", ".join(f"{r.probe} at depth {r.depth:.2f}" for r in g.itertuples()) + ").")
+def comparison_figure(r:Comparison) -> go.Figure:
+    "Probe accuracy, attention entropy and sink share of every model against relative depth"
     fig = make_subplots(rows=1, cols=3, subplot_titles=("probe accuracy", "attention entropy (nats, mean over heads)",
                                                         "attention on first / special tokens"), horizontal_spacing=0.07)
-    for i, h in enumerate(hs):
+    for i, (model, family) in enumerate(r.models):
         dash = _DASHES[i % len(_DASHES)]
-        for st, res in h.probes.items():
-            for j, (name, r) in enumerate(res.items()):
-                t = r.table
-                fig.add_trace(go.Scatter(x=np.array(r.layers) / (h.smaps[st].n_hidden - 1), y=t.accuracy, mode="lines+markers",
-                                         line=dict(color=PROBE_COLORS[["pos", "form", "topic"].index(name) if name in ("pos", "form", "topic") else 3 + j % 3], dash=dash),
-                                         marker_size=4, name=f"{h.model} {name}" + (f" ({st})" if len(h.probes) > 1 else "")), 1, 1)
-        if h.attention is not None:
-            p = h.attention[h.attention["stack"] == h.attention["stack"].iloc[0]].pivot(index="layer", columns="stat", values="mean")
-            x = p.index.to_numpy() / p.index.max()
-            fig.add_trace(go.Scatter(x=x, y=p.entropy, mode="lines+markers", line=dict(color="#333", dash=dash), marker_size=4,
-                                     name=f"{h.model} attention"), 1, 2)
-            fig.add_trace(go.Scatter(x=x, y=np.maximum(p.first_share, p.special_share), mode="lines+markers", marker_size=4,
-                                     line=dict(color="#333", dash=dash), name=f"{h.model} sink share", showlegend=False), 1, 3)
+        c = r.curves[r.curves.model == model]
+        for j, ((st, name), g) in enumerate(c.groupby(["stack", "probe"], sort=False)):
+            col = PROBE_COLORS[["pos", "form", "topic"].index(name) if name in ("pos", "form", "topic") else 3 + j % 3]
+            fig.add_trace(go.Scatter(x=g.depth, y=g.accuracy, mode="lines+markers", line=dict(color=col, dash=dash), marker_size=4,
+                                     name=f"{model} {name}" + (f" ({st})" if c["stack"].nunique() > 1 else "")), 1, 1)
+        a = r.attention[r.attention.model == model]
+        if len(a):
+            fig.add_trace(go.Scatter(x=a.depth, y=a.entropy, mode="lines+markers", line=dict(color="#333", dash=dash), marker_size=4,
+                                     name=f"{model} attention"), 1, 2)
+            fig.add_trace(go.Scatter(x=a.depth, y=a.sink, mode="lines+markers", marker_size=4, line=dict(color="#333", dash=dash),
+                                     name=f"{model} sink share", showlegend=False), 1, 3)
     fig.update_xaxes(title_text="relative depth (hidden state / blocks)", range=[-0.02, 1.02])
     fig.update_yaxes(range=[-0.02, 1.02], row=1, col=3)
-    fig.update_layout(title="Architectures side by side: " + " vs ".join(f"{h.model} ({h.family})" for h in hs),
-                      template="plotly_white", height=450, width=1150)
+    return fig.update_layout(title="Architectures side by side: " + " vs ".join(f"{m} ({f})" for m, f in r.models),
+                             template="plotly_white", height=450, width=1150)
+
+def comparison_section(r:Comparison) -> Section:
+    "Probe peaks and attention of several models at relative depth, with a verdict per model"
     return Section("Architectures side by side",
                    "The same corpus and probes on each model, at relative depth. Line style: model; colour: probe "
-                   f"(pos blue, form red, topic green).<ul>{''.join(f'<li>{html.escape(s)}</li>' for s in said)}</ul>",
-                   (fig, ("comparison_peaks", peaks[cols])))
+                   f"(pos blue, form red, topic green).<ul>{''.join(f'<li>{html.escape(s)}</li>' for s in r.verdicts())}</ul>",
+                   (comparison_figure(r), ("comparison_peaks", r.peaks)))
+
+# %% ../nbs/90_report.ipynb #4310979d
+_RENDER = {LayerSummary: summary_section, ScalesOverview: scales_section, AlignmentReport: alignment_section,
+           Calibration: calibration_section, AttentionProfile: attention_section, Probes: probing_section,
+           Information: information_section, ScaleViews: views_section, Comparison: comparison_section}
+_TITLES = dict(summary="Layer summary", scales="Scales", alignment="Cross-scale alignment", calibration="Estimator calibration",
+               attention="Attention", probes="Layerwise probes", information="Information across layers", views="Manifold views",
+               comparison="Architectures side by side", extract="Extraction")
+
+def result_section(r:Result, model:str="", stage:str="", part:str="") -> Section:
+    "The report section of one stage result (a one-line section for a skipped or failed stage)"
+    title = f"{_TITLES.get(stage, stage)} — {model}" + (f" ({part})" if part else "")
+    if isinstance(r, Failed):
+        return Section(title, f'<span class="failed">This stage failed: {html.escape(r.error)}.</span> The traceback is in the log; '
+                       "every other section is complete. Fix the cause and run again: finished stages come from the cache.")
+    if isinstance(r, Skipped): return Section(title, f"Skipped. {html.escape(r.reason[:1].upper() + r.reason[1:])}.")
+    return _RENDER[type(r)](r)
+
+# %% ../nbs/90_report.ipynb #064f6447
+def _prefixed(sections:list, prefix:str) -> list:
+    "Sections whose tables are written as `prefix_name.csv` (so a second model's tables do not overwrite the first's)"
+    return [Section(s.title, s.text, tuple((f"{prefix}_{i[0]}", i[1]) if isinstance(i, tuple) else i for i in s.items)) for s in sections]
+
+def report_sections(run:Run) -> list:
+    "The page's sections for a `Run`: the main model's stages, the side-by-side comparison, then each model beside it"
+    by_model = {m: [result_section(r, m, st, part) for (mm, st, part), r in run.results.items() if mm == m] for m in run.models}
+    cmp = [result_section(r, m, st) for (m, st, _), r in run.results.items() if st == "comparison"]
+    out = by_model[run.models[0]] + cmp
+    for m in run.models[1:]:
+        fam = next((r.family for (mm, st, _), r in run.results.items() if mm == m and isinstance(r, AttentionProfile)), "")
+        out.append(Section(f"Beside it: {m}" + (f" ({fam})" if fam else ""), f"The same units through {m}: the layer summary, "
+                           "scales and hierarchy (alignment runs on the main model only)."))
+        out += _prefixed(by_model[m], m)
+    return out
+
+def write_run_report(run:Run, out=None) -> Path:
+    "Render `run` into its report folder (settings `report_dir`, or `out`); returns the page"
+    out = Path(out or run.settings.report_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if run.manifest is not None: shutil.copyfile(Path(run.manifest), out/"manifest.json")
+    run.table().to_csv(out/"stages.csv", index=False)          # what ran, what came from the cache, and how long each took
+    title = f"msma_lab report: {run.models[0]} on {run.corpus}" + (f", beside {', '.join(run.models[1:])}" if len(run.models) > 1 else "")
+    return write_report(out, title, run.meta, report_sections(run))

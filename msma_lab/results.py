@@ -62,6 +62,7 @@ def _kind(v) -> str:
     if isinstance(v, dict) and v and all(isinstance(x, Result) for x in v.values()): return "results"
     if isinstance(v, dict) and v and all(isinstance(x, np.ndarray) for x in v.values()): return "arrays"
     if hasattr(v, "to_dict") and hasattr(type(v), "from_dict"): return "object"
+    if isinstance(v, dict) and v and all(hasattr(x, "to_dict") and hasattr(type(x), "from_dict") for x in v.values()): return "objects"
     return "json"
 
 # %% ../nbs/00a_results.ipynb #492d6bc8
@@ -98,6 +99,7 @@ class Result:
                 entry["keys"] = [str(x) for x in v]
                 for i, x in enumerate(v.values()): x.save(folder/f.name/str(i))
             elif k == "object": entry.update(cls=_class_path(v), value=_jsonable(v.to_dict()))
+            elif k == "objects": entry.update(cls={str(x): _class_path(o) for x, o in v.items()}, value={str(x): _jsonable(o.to_dict()) for x, o in v.items()})
             else: entry["value"] = _jsonable(v)
             meta["fields"][f.name] = entry
         save_file(arrays, str(folder/"arrays.safetensors"))
@@ -116,7 +118,8 @@ class Result:
                         {x: arrays[f"{name}/{x}"] for x in e["keys"]} if k == "arrays" else
                         Result.load(folder/name) if k == "result" else
                         {x: Result.load(folder/name/str(i)) for i, x in enumerate(e["keys"])} if k == "results" else
-                        _class_at(e["cls"]).from_dict(e["value"]) if k == "object" else e["value"])
+                        _class_at(e["cls"]).from_dict(e["value"]) if k == "object" else
+                        {x: _class_at(e["cls"][x]).from_dict(v) for x, v in e["value"].items()} if k == "objects" else e["value"])
         return _class_at(meta["cls"])(**kw)
 
 # %% ../nbs/00a_results.ipynb #c8ad0739

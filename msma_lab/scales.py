@@ -16,12 +16,16 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from .extract import ATTN_STATS, Activations
 from .metrics import _hsic, as_samples, effective_rank
+from .config import uses_threads
+from .results import Result
+from dataclasses import dataclass
 
 # %% auto #0
 __all__ = ['SCALES', 'PAPER_TABLE', 'SCALE_METHODS', 'SPLITS', 'VIEW_LABELS', 'check_bands', 'ScaleMap', 'bands_from_cuts',
            'paper_bands', 'uniform_bands', 'cka_matrix', 'segment_layers', 'cka_bands', 'attention_profile',
            'attention_bands', 'scale_map', 'scale_maps', 'scale_representations', 'split_units', 'intrinsic_dimension',
-           'local_curvature', 'manifold_diagnostics', 'embed_2d', 'view_2d', 'scale_views', 'cka_heatmap']
+           'local_curvature', 'manifold_diagnostics', 'embed_2d', 'view_figure', 'view_2d', 'ScaleViews', 'scale_views',
+           'cka_heatmap']
 
 # %% ../nbs/05_scales.ipynb #4909a6ed
 SCALES = ("local", "intermediate", "global")
@@ -104,6 +108,17 @@ def __repr__(self:ScaleMap):
 @patch
 def _repr_markdown_(self:ScaleMap): return "**" + repr(self).replace(": ", "**: ", 1)
 
+# %% ../nbs/05_scales.ipynb #1e8ea73b
+@patch
+def to_dict(self:ScaleMap) -> dict:
+    "The map as plain JSON-able data"
+    return dict(bands={s: list(map(int, b)) for s, b in self.bands.items()}, n_hidden=self.n_hidden, stack=self.stack, method=self.method)
+
+@patch(cls_method=True)
+def from_dict(cls:ScaleMap, d:dict) -> ScaleMap:
+    "The map saved by `to_dict`"
+    return cls(d["bands"], d["n_hidden"], d["stack"], d["method"])
+
 # %% ../nbs/05_scales.ipynb #3bfb71c9
 PAPER_TABLE = {  # family: (blocks in the table's model, first intermediate, first global hidden state)
     "decoder": (12, 3, 9),          # GPT-2:          0–2 / 3–8 / 9–12
@@ -139,6 +154,7 @@ def _unit_sample(n:int, max_units:int, seed:int) -> np.ndarray:
     "Sorted seeded subsample of at most `max_units` of range(n)"
     return np.sort(np.random.default_rng(seed).permutation(n)[:max_units])
 
+@uses_threads
 def cka_matrix(acts:Activations, stack:str|None=None, max_units:int=1000, seed:int=0,
                standardize:bool=False) -> np.ndarray:
     "Unbiased linear CKA between every pair of hidden states of `stack`: (n_hidden, n_hidden)"
@@ -328,13 +344,13 @@ def embed_2d(x, method:str="umap", seed:int=0) -> tuple:
 # %% ../nbs/05_scales.ipynb #87b81dae
 _PALETTE = qualitative.Plotly + qualitative.Dark24
 
-def view_2d(x,                    # one scale's representation (units, d)
-            labels,               # a label per unit (a colour each), or {name: labels}: a menu switches the colouring
-            hover=None,           # a text per unit, shown on hover
-            method:str="umap",    # umap | pca
-            seed:int=0, title:str="") -> go.Figure:
-    "Scatter of the units in 2-D, coloured by `labels` (one label set, or a menu of several), with `hover` text"
-    xy, used = embed_2d(x, method, seed)
+def view_figure(xy,                   # 2-D coordinates of the units (units, 2)
+                labels,               # a label per unit (a colour each), or {name: labels}: a menu switches the colouring
+                hover=None,           # a text per unit, shown on hover
+                used:str="umap",      # the method that made `xy` (axis titles)
+                title:str="") -> go.Figure:
+    "Scatter of units already placed in 2-D, coloured by `labels` (one label set, or a menu of several), with `hover` text"
+    xy = np.asarray(xy)
     sets = {k: np.asarray(v).astype(str) for k, v in (labels.items() if isinstance(labels, dict) else [("label", labels)])}
     if bad := [f"{k} ({len(v)})" for k, v in sets.items() if len(v) != len(xy)]:
         raise ValueError(f"labels {', '.join(bad)} do not have one entry per unit ({len(xy)} units)")
@@ -355,25 +371,55 @@ def view_2d(x,                    # one scale's representation (units, d)
     return fig.update_layout(title=f"{title} ({used})".strip(), xaxis_title=f"{ax} 1", yaxis_title=f"{ax} 2",
                              template="plotly_white", height=500, legend_title=next(iter(sets)))
 
+def view_2d(x,                    # one scale's representation (units, d)
+            labels, hover=None,   # as in `view_figure`
+            method:str="umap",    # umap | pca
+            seed:int=0, title:str="") -> go.Figure:
+    "Embed the rows of `x` in 2-D (`embed_2d`) and draw them with `view_figure`"
+    xy, used = embed_2d(x, method, seed)
+    return view_figure(xy, labels, hover, used, title)
+
 # %% ../nbs/05_scales.ipynb #91b6258b
 VIEW_LABELS = ("topic", "form", "voice", "clause", "pos")
 
+@dataclass
+class ScaleViews(Result):
+    "Each scale's units placed in 2-D, with the labels that colour them and the text shown on hover"
+    coords:dict               # scale -> (units, 2)
+    labels:pd.DataFrame       # one column per label, one row per unit
+    hover:list                # a text per unit
+    used:str = "umap"         # umap | pca
+    titles:dict = None        # scale -> figure title
+    model:str = ""
+    stack:str = ""
+    def figures(self) -> dict:
+        "scale -> its `view_figure`, a menu per label"
+        return {s: view_figure(xy, {c: self.labels[c] for c in self.labels}, self.hover, self.used, (self.titles or {}).get(s, s))
+                for s, xy in self.coords.items()}
+    def figure(self, scale:str|None=None) -> go.Figure: return self.figures()[scale or next(iter(self.coords))]
+    def table(self) -> pd.DataFrame:
+        return pd.concat([self.labels.assign(scale=s, x=xy[:, 0], y=xy[:, 1]) for s, xy in self.coords.items()], ignore_index=True)
+    def _repr_markdown_(self):
+        return f"**ScaleViews** {self.model} {self.stack}: {len(self.hover)} units per scale, {self.used.upper()}, coloured by {', '.join(self.labels)}"
+
+@uses_threads
 def scale_views(acts:Activations, smap:ScaleMap,
                 labels=None,              # columns of acts.units to colour by (default: those of VIEW_LABELS it has)
-                method:str="umap", standardize:bool=True, max_units:int=2000, seed:int=0) -> dict:
-    "scale -> a `view_2d` figure of that scale's units (a seeded subsample of at most `max_units`), a menu per label"
+                method:str="umap", standardize:bool=True, max_units:int=2000, seed:int=0) -> ScaleViews:
+    "Every scale's units (a seeded subsample of at most `max_units`) in 2-D, as `ScaleViews` (`.figures()`: one per scale)"
     u = acts.units
     labels = [c for c in (labels or VIEW_LABELS) if c in u and u[c].notna().any()]
     if not labels: raise ValueError(f"the units carry none of the labels {', '.join(VIEW_LABELS)}; pass `labels=` columns of acts.units")
     idx = _unit_sample(len(u), max_units, seed)
-    hover = (u["text"] if "text" in u else u["unit_id"]).iloc[idx].str.slice(0, 160).to_numpy()
-    out = {}
+    hover = (u["text"] if "text" in u else u["unit_id"]).iloc[idx].str.slice(0, 160).tolist()
+    coords, used, name = {}, method, acts.manifest['model']['name']
     for s, x in scale_representations(acts, smap).items():
         x = x[idx].astype(np.float64)
         if standardize: x = (x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1)
-        out[s] = view_2d(x, {c: u[c].iloc[idx].fillna("—") for c in labels}, hover, method, seed,
-                         f"{acts.manifest['model']['name']}: {s} scale, hidden states {smap.ranges[s][0]}–{smap.ranges[s][1]}")
-    return out
+        coords[s], used = embed_2d(x, method, seed)
+    titles = {s: f"{name}: {s} scale, hidden states {lo}–{hi}" for s, (lo, hi) in smap.ranges.items()}
+    labs = pd.DataFrame({c: u[c].iloc[idx].fillna("—").astype(str).to_numpy() for c in labels})
+    return ScaleViews(coords, labs, hover, used, titles, name, smap.stack)
 
 # %% ../nbs/05_scales.ipynb #805360e5
 def cka_heatmap(cka:np.ndarray,                # (n_hidden, n_hidden), e.g. from cka_matrix

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse, sys
 from dataclasses import fields
 from pathlib import Path
+from transformers.utils import logging as hf_logging
 from .config import MsmaError, Settings, load_settings
 from .pipeline import STAGES, check_output, run_pipeline
 from .report import write_run_report
@@ -58,13 +59,15 @@ def _logger(folder:Path):
 def main(argv=None) -> int:
     "Entry point of the `msma` console script"
     a = _parser().parse_args(argv)
+    if a.no_progress: hf_logging.disable_progress_bar()        # transformers' "Loading weights" bars too
     f = None
     try:
         cfg = settings_from_args(a)
         log, f = _logger(check_output(cfg.report_dir))
         run = run_pipeline(cfg, only=a.only, skip=a.skip + (["alignment"] if a.no_align else []), fresh=a.fresh,
                            overwrite=a.overwrite, progress=not a.no_progress, log=log)
-        page = write_run_report(run)
+        page = write_run_report(run, problems=(bad := []))
+        for p in bad: log(f"{p.stage} FAILED: {p.error}\n{p.traceback.rstrip()}")
         log(f"report: {page}  [{run.table().seconds.sum():.1f} s in stages]")
     except MsmaError as e:
         print(f"msma: error: {e}", file=sys.stderr); return 2
@@ -73,8 +76,9 @@ def main(argv=None) -> int:
         return 130
     finally:
         if f: f.close()
-    if run.failed:
-        print(f"msma: {len(run.failed)} stage(s) failed ({', '.join(f'{r.model} {r.stage}' for r in run.failed)}); "
-              f"the report has every other section and run.log the tracebacks: {page}", file=sys.stderr)
+    if run.failed or bad:
+        what = [f"{r.model} {r.stage}" for r in run.failed] + [p.stage for p in bad]
+        print(f"msma: {len(what)} stage(s) failed ({', '.join(what)}); the report has every other section and run.log "
+              f"the tracebacks: {page}", file=sys.stderr)
         return 3
     return 0

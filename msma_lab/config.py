@@ -54,7 +54,7 @@ class Settings:
     compare:str = opt("minilm-l6", "models analysed beside `model` (comma-separated; `none` for none)", many=True)
     token_docs_per_topic:int = opt(8, "documents per topic extracted per token for the POS probe; 0 = all")
     views:str = opt("umap", "2-D maps of each scale", ("umap", "pca", "none"))
-    threads:str = opt("auto", "torch threads for the work: auto (the usable cores, at most $OMP_NUM_THREADS) or a number")
+    threads:str = opt("auto", "torch threads for the work: auto (one core fewer than the usable ones, at most $OMP_NUM_THREADS) or a number")
 
 # %% ../nbs/00_config.ipynb #7d6f74ea
 def setting_help(name:str) -> str:
@@ -185,10 +185,10 @@ def usable_cores() -> int:
 
 # %% ../nbs/00_config.ipynb #c19c4761
 def thread_count(threads="auto") -> int:
-    "torch threads for `threads`: a number, or auto = the usable cores, at most $OMP_NUM_THREADS when that is set"
+    "torch threads for `threads`: a number, or auto = one core fewer than the usable ones (at least 1, at most $OMP_NUM_THREADS)"
     if str(threads) != "auto": return max(1, int(threads))
-    env = os.environ.get("OMP_NUM_THREADS", "").strip()
-    return min(usable_cores(), int(env)) if env.isdigit() and int(env) > 0 else usable_cores()
+    n, env = max(1, usable_cores() - 1), os.environ.get("OMP_NUM_THREADS", "").strip()
+    return min(n, int(env)) if env.isdigit() and int(env) > 0 else n
 
 # %% ../nbs/00_config.ipynb #fe47969b
 _ACTIVE = contextvars.ContextVar("msma_threads", default=None)

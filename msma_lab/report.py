@@ -209,24 +209,29 @@ _TITLES = dict(summary="Layer summary", scales="Scales", alignment="Cross-scale 
                attention="Attention", probes="Layerwise probes", information="Information across layers", views="Manifold views",
                comparison="Architectures side by side", extract="Extraction")
 
-def result_section(r:Result, model:str="", stage:str="", part:str="") -> Section:
+def result_section(r:Result, model:str="", stage:str="", part:str="",
+                   problems:list|None=None) -> Section: # a rendering that fails is appended here as a `Failed`
     "The report section of one stage result (a one-line section for a skipped or failed stage)"
     title = f"{_TITLES.get(stage, stage)} — {model}" + (f" ({part})" if part else "")
     if isinstance(r, Failed):
         return Section(title, f'<span class="failed">This stage failed: {html.escape(r.error)}.</span> The traceback is in the log; '
                        "every other section is complete. Fix the cause and run again: finished stages come from the cache.")
     if isinstance(r, Skipped): return Section(title, f"Skipped. {html.escape(r.reason[:1].upper() + r.reason[1:])}.")
-    return _RENDER[type(r)](r)
+    try: return _RENDER[type(r)](r)
+    except Exception as e:                 # a rendering bug loses one section, never the page (the result stays cached)
+        f = Failed.of(f"rendering {stage}", e)
+        if problems is not None: problems.append(f)
+        return result_section(f, model, stage, part)
 
 # %% ../nbs/90_report.ipynb #064f6447
 def _prefixed(sections:list, prefix:str) -> list:
     "Sections whose tables are written as `prefix_name.csv` (so a second model's tables do not overwrite the first's)"
     return [Section(s.title, s.text, tuple((f"{prefix}_{i[0]}", i[1]) if isinstance(i, tuple) else i for i in s.items)) for s in sections]
 
-def report_sections(run:Run) -> list:
+def report_sections(run:Run, problems:list|None=None) -> list:
     "The page's sections for a `Run`: the main model's stages, the side-by-side comparison, then each model beside it"
-    by_model = {m: [result_section(r, m, st, part) for (mm, st, part), r in run.results.items() if mm == m] for m in run.models}
-    cmp = [result_section(r, m, st) for (m, st, _), r in run.results.items() if st == "comparison"]
+    by_model = {m: [result_section(r, m, st, part, problems) for (mm, st, part), r in run.results.items() if mm == m] for m in run.models}
+    cmp = [result_section(r, m, st, problems=problems) for (m, st, _), r in run.results.items() if st == "comparison"]
     out = by_model[run.models[0]] + cmp
     for m in run.models[1:]:
         fam = next((r.family for (mm, st, _), r in run.results.items() if mm == m and isinstance(r, AttentionProfile)), "")
@@ -235,11 +240,11 @@ def report_sections(run:Run) -> list:
         out += _prefixed(by_model[m], m)
     return out
 
-def write_run_report(run:Run, out=None) -> Path:
+def write_run_report(run:Run, out=None, problems:list|None=None) -> Path:
     "Render `run` into its report folder (settings `report_dir`, or `out`); returns the page"
     out = Path(out or run.settings.report_dir)
     out.mkdir(parents=True, exist_ok=True)
     if run.manifest is not None: shutil.copyfile(Path(run.manifest), out/"manifest.json")
     run.table().to_csv(out/"stages.csv", index=False)          # what ran, what came from the cache, and how long each took
     title = f"msma_lab report: {run.models[0]} on {run.corpus}" + (f", beside {', '.join(run.models[1:])}" if len(run.models) > 1 else "")
-    return write_report(out, title, run.meta, report_sections(run))
+    return write_report(out, title, run.meta, report_sections(run, problems))

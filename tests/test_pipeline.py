@@ -103,7 +103,7 @@ def test_threads_never_exceed_the_cores(cfg, monkeypatch):
     pl.run_pipeline(cfg, only=["summary"], fresh=True, progress=False, log=quiet())
     assert len(seen) == 2
     for n_torch, blas in seen:
-        assert n_torch == usable_cores() and set(blas) <= {1}
+        assert n_torch == max(1, usable_cores() - 1) and set(blas) <= {1}           # one core left free
         assert n_torch + sum(b - 1 for b in blas) <= usable_cores() <= os.cpu_count()
     assert torch.get_num_threads() == before                           # restored after the run
     monkeypatch.setenv("OMP_NUM_THREADS", "1")                         # a test runner's bound is honoured

@@ -6,19 +6,24 @@ Docs: https://msma-lab.github.io/msma_lab/corpus.html.md"""
 
 # %% ../nbs/01_corpus.ipynb #9ba8ba83
 from __future__ import annotations
-import csv, hashlib, json, re
+import codecs, csv, hashlib, io, json, numbers, re
 from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd
 from fastcore.basics import patch
 import msma_lab
+from .config import MsmaError
 
 # %% auto #0
-__all__ = ['CorpusError', 'Corpus', 'corpus_from_records', 'split_sentences', 'builtin_corpus_path', 'load_corpus']
+__all__ = ['CorpusError', 'CorpusNotFoundError', 'Corpus', 'corpus_from_records', 'split_sentences', 'builtin_corpus_path',
+           'load_corpus']
 
 # %% ../nbs/01_corpus.ipynb #711461d2
-class CorpusError(ValueError):
-    "A corpus file that cannot be read; the message names the file and line"
+class CorpusError(MsmaError, ValueError):
+    "A corpus that cannot be read or used; the message names the file and line (or the call) and the fix"
+
+class CorpusNotFoundError(MsmaError, FileNotFoundError):
+    "A corpus file that does not exist"
 
 # %% ../nbs/01_corpus.ipynb #23674eb5
 @dataclass
@@ -84,6 +89,17 @@ def corpus_from_records(records, name="corpus", source="records") -> Corpus:
     wcols = ["sent_id", "word_index", "word", "pos", "start", "end"]
     return Corpus(pd.DataFrame(docs), pd.DataFrame(sents), pd.DataFrame(words, columns=wcols), name)
 
+# %% ../nbs/01_corpus.ipynb #a2134b1e
+def _read_text(path:Path) -> str:
+    "The text of `path` decoded as UTF-8 (BOM dropped), or a CorpusError naming the line and byte of the first bad byte"
+    data = path.read_bytes()
+    try: return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        at = e.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line, col = data.count(b"\n", 0, at) + 1, at - data.rfind(b"\n", 0, at)
+        raise CorpusError(f"{path}:{line}: not UTF-8 (byte 0x{data[at]:02x} at column {col}, byte offset {at} of the file); "
+                          "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 old > new`)") from None
+
 # %% ../nbs/01_corpus.ipynb #69fde103
 _SENT_END = re.compile(r'(?<=[.!?])\s+(?=["\'(A-Z0-9])')
 
@@ -95,7 +111,7 @@ def split_sentences(text:str) -> list[str]:
 def _read_txt(path):
     "Documents of a .txt file: blocks separated by blank lines"
     block, start = [], 1
-    for i, line in enumerate([*path.read_text(encoding="utf-8").splitlines(), ""], 1):
+    for i, line in enumerate([*_read_text(path).splitlines(), ""], 1):
         if line.strip(): block.append(line.strip())
         elif block:
             yield f"{path}:{start}", {"sentences": split_sentences(" ".join(block))}
@@ -105,7 +121,7 @@ def _read_txt(path):
 # %% ../nbs/01_corpus.ipynb #f720692c
 def _read_jsonl(path):
     "Documents of a .jsonl file, one JSON object per line"
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(_read_text(path).splitlines(), 1):
         if not line.strip(): continue
         where = f"{path}:{i}"
         try: rec = json.loads(line)
@@ -118,22 +134,38 @@ def _read_jsonl(path):
         yield where, rec
 
 # %% ../nbs/01_corpus.ipynb #76dfe0e9
+def _quote_error(path, rd, e) -> CorpusError:
+    "The CorpusError for csv error `e` of reader `rd`: a quoted field that opens on the line after the last good row"
+    why = "is never closed, so every later row would be read into it" if "end of data" in str(e) else f"is not closed properly ({e})"
+    return CorpusError(f"{path}:{rd.line_num + 1}: the quoted field that opens on this line {why}; close the quote "
+                       '(a quote inside a quoted field is written as two: "")')
+
+def _csv_rows(path, rd):
+    "The header, then `(line where the row starts, row)` for each row of DictReader `rd`"
+    try: yield rd.fieldnames
+    except csv.Error as e: raise _quote_error(path, rd, e) from None
+    while True:
+        try: row = next(rd)
+        except StopIteration: return
+        except csv.Error as e: raise _quote_error(path, rd, e) from None
+        yield rd.line_num - sum(v.count("\n") for v in row.values() if isinstance(v, str)), row
+
+# %% ../nbs/01_corpus.ipynb #76e7a3f2
 def _read_csv(path):
     "Documents of a .csv file with a `text` column (and optionally `doc_id` and labels)"
-    with path.open(newline="", encoding="utf-8") as f:
-        rd = csv.DictReader(f)
-        if not rd.fieldnames or "text" not in rd.fieldnames:
-            raise CorpusError(f"{path}:1: no `text` column in the header (found: {rd.fieldnames})")
-        docs = {}
-        for row in rd:
-            where = f"{path}:{rd.line_num}"
-            if not (row.get("text") or "").strip(): raise CorpusError(f"{where}: empty `text`")
-            if "doc_id" not in row:
-                text = row.pop("text")
-                yield where, {**row, "sentences": split_sentences(text)}; continue
-            d = docs.setdefault(row["doc_id"], (where, {"doc_id": row["doc_id"], "sentences": []}))[1]
-            d["sentences"].append({k: v for k, v in row.items() if k != "doc_id"})
-        yield from docs.values()
+    rows = _csv_rows(path, csv.DictReader(io.StringIO(_read_text(path), newline=""), strict=True))
+    cols = next(rows)
+    if not cols or "text" not in cols: raise CorpusError(f"{path}:1: no `text` column in the header (found: {cols})")
+    docs = {}
+    for line, row in rows:
+        where = f"{path}:{line}"
+        if not (row.get("text") or "").strip(): raise CorpusError(f"{where}: empty `text`")
+        if "doc_id" not in row:
+            text = row.pop("text")
+            yield where, {**row, "sentences": split_sentences(text)}; continue
+        d = docs.setdefault(row["doc_id"], (where, {"doc_id": row["doc_id"], "sentences": []}))[1]
+        d["sentences"].append({k: v for k, v in row.items() if k != "doc_id"})
+    yield from docs.values()
 
 # %% ../nbs/01_corpus.ipynb #1b47f8d1
 def builtin_corpus_path() -> Path:
@@ -142,7 +174,7 @@ def builtin_corpus_path() -> Path:
     try: p = Path(str(files("msma_lab.data")/"corpus.jsonl"))
     except ModuleNotFoundError: p = None
     if p is None or not p.exists(): p = Path(msma_lab.__file__).resolve().parent.parent/"data"/"corpus.jsonl"
-    if not p.exists(): raise FileNotFoundError("the shipped corpus (data/corpus.jsonl) is missing: reinstall msma_lab")
+    if not p.exists(): raise CorpusNotFoundError("the shipped corpus (data/corpus.jsonl) is missing: reinstall msma_lab")
     return p
 
 # %% ../nbs/01_corpus.ipynb #0dd53492
@@ -152,7 +184,8 @@ def load_corpus(path=None) -> Corpus:
     "The shipped corpus, or a user's .txt / .jsonl / .csv file"
     if path in (None, "builtin"): return corpus_from_records(_read_jsonl(builtin_corpus_path()), "builtin")
     p = Path(path).expanduser()
-    if not p.exists(): raise FileNotFoundError(f"corpus file {p} does not exist")
+    if not p.exists(): raise CorpusNotFoundError(f"corpus file {p} does not exist; give the path of a .txt, .jsonl or .csv file "
+                                                 "(`corpus` setting, `msma run --corpus`), or leave it unset for the shipped corpus")
     if p.suffix not in _READERS:
         raise CorpusError(f"{p}: unsupported corpus format `{p.suffix}`; use one of {', '.join(_READERS)}")
     return corpus_from_records(_READERS[p.suffix](p), p.stem, str(p))
@@ -161,6 +194,9 @@ def load_corpus(path=None) -> Corpus:
 @patch
 def take(self:Corpus, n:int) -> Corpus:
     "The first `n` documents of each topic (or overall, without topics), as a new Corpus"
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise CorpusError(f"take(n) keeps the first n documents of each topic: n must be a whole number >= 1, not {n!r} "
+                          "(use the corpus itself to keep every document)")
     d = self.docs.groupby("topic", sort=False).head(n) if "topic" in self.docs else self.docs.head(n)
     keep = set(d.doc_id)
     return Corpus(d.reset_index(drop=True), self.sentences[self.sentences.doc_id.isin(keep)].reset_index(drop=True),

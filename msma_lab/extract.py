@@ -6,7 +6,7 @@ Docs: https://msma-lab.github.io/msma_lab/extract.html.md"""
 
 # %% ../nbs/03_extract.ipynb #3b390107
 from __future__ import annotations
-import contextlib, fcntl, hashlib, inspect, json, os, time
+import contextlib, errno, fcntl, hashlib, inspect, json, os, time
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 import msma_lab
-from .config import cache_dir, load_settings
+from .config import MsmaError, cache_dir, load_settings
 from .corpus import Corpus, corpus_from_records, load_corpus
 from .models import LoadedModel, _PAD_OFFSET_POSITIONS
 
@@ -59,7 +59,7 @@ class Segment:
     last:bool = True # the text's last window
     sentences:list|None = None # sentence index of each token of a document unit (-1: special); None: one sentence
 
-class ContextLengthError(ValueError):
+class ContextLengthError(MsmaError, ValueError):
     "A text longer than the model's context"
 
 # %% ../nbs/03_extract.ipynb #cc57926f
@@ -223,10 +223,10 @@ def attention_keys(lm:LoadedModel, segs:list, b:dict) -> dict:
     return {"encoder": (*enc, enc[1]), "decoder": (*dec, dec[1]), "cross": (*enc, dec[1])}
 
 # %% ../nbs/03_extract.ipynb #845ab063
-class CacheError(RuntimeError):
-    "A cache that is corrupt or does not match the request; the message says which and what to do"
+class CacheError(MsmaError, RuntimeError):
+    "A cache that is corrupt, unusable or does not match the request; the message says which and what to do"
 
-class NonFiniteActivations(FloatingPointError):
+class NonFiniteActivations(MsmaError, FloatingPointError):
     "A forward pass produced NaN or inf"
 
 # %% ../nbs/03_extract.ipynb #517ef80e
@@ -236,10 +236,26 @@ def _sha256(path, chunk=1 << 22):
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
-def _atomic_json(path, obj):
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+@contextlib.contextmanager
+def _disk_full(path):
+    "Turn a full disk (ENOSPC, EDQUOT) while writing `path` into a one-line CacheError"
+    try: yield
+    except OSError as e:
+        if e.errno not in _DISK_FULL: raise
+        raise CacheError(f"disk full while writing {path}: free space and re-run; finished batches are kept and resume") from None
+
+def _atomic_write(path, text:str):
+    "Write `text` to `path` through a temporary file and `os.replace`: a failed write leaves the old file whole"
     tmp = Path(f"{path}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
+    try:
+        with _disk_full(path):
+            tmp.write_text(text)
+            os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)      # gone after the replace; half a file after a failed write
+
+def _atomic_json(path, obj): _atomic_write(path, json.dumps(obj, indent=1, default=str))
 
 def _npy_offset(path, shape, dtype) -> int:
     "Byte offset of the data in .npy `path`, after checking shape, dtype and size; CacheError otherwise"
@@ -257,6 +273,13 @@ def _new_npy(path, shape, dtype) -> int:
     np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape).flush()
     return os.path.getsize(path) - int(np.prod(shape)) * np.dtype(dtype).itemsize
 
+def _pwrite_all(fd, data:bytes, offset:int):
+    "`os.pwrite` until all of `data` is written (a nearly full disk can write part and return)"
+    while data:
+        n = os.pwrite(fd, data, offset)
+        if n == 0: raise OSError(errno.ENOSPC, "no bytes written")
+        data, offset = data[n:], offset + n
+
 # %% ../nbs/03_extract.ipynb #d92fd833
 class ActivationCache:
     "Writer for one cache folder: create, write rows, track progress, finalise"
@@ -265,10 +288,15 @@ class ActivationCache:
     def create(self, manifest:dict, units:pd.DataFrame, shapes:dict):
         "Lay out a new cache: manifest (status running), units table, zeroed arrays of `shapes`"
         self.path.mkdir(parents=True, exist_ok=True)
-        units.to_json(self.path/"units.jsonl", orient="records", lines=True)
+        (self.path/"manifest.json").unlink(missing_ok=True)      # until the new one is written, no cache here
+        self.write_units(units)
         for name, (shape, dtype) in shapes.items(): _new_npy(self.path/f"{name}.npy", shape, dtype)
         _atomic_json(self.path/"progress.json", {"texts_done": 0})
         _atomic_json(self.path/"manifest.json", {**manifest, "status": "running", "arrays": {k: [list(s), d] for k, (s, d) in shapes.items()}})
+
+    def write_units(self, units:pd.DataFrame):
+        "Write the units table, atomically"
+        _atomic_write(self.path/"units.jsonl", units.to_json(orient="records", lines=True))
 
     def open(self):
         "Open the array files for writing, after checking each against the manifest"
@@ -286,7 +314,8 @@ class ActivationCache:
         x = np.ascontiguousarray(x, dtype=dt)
         per_layer = int(np.prod(shape[1:])) * dt.itemsize
         row_bytes = per_layer // shape[1]
-        for l in range(shape[0]): os.pwrite(self.fds[name], x[l].tobytes(), off + l * per_layer + row * row_bytes)
+        with _disk_full(self.path/f"{name}.npy"):
+            for l in range(shape[0]): _pwrite_all(self.fds[name], x[l].tobytes(), off + l * per_layer + row * row_bytes)
 
     def progress(self) -> int:
         "Texts fully written so far (in processing order)"
@@ -326,13 +355,21 @@ def _check_cache(path:Path, verify:bool=True) -> dict:
             raise CacheError(f"corrupt cache at {path}: {name}.npy does not match its checksum; {fix}")
     return m
 
+def _read_units(path:Path, n:int) -> pd.DataFrame:
+    "The units table of the cache at `path`, which must have `n` rows, or a CacheError naming the cache and the fix"
+    fix = "re-run with overwrite=True (msma run --overwrite) to recompute it"
+    try: u = pd.read_json(path/"units.jsonl", orient="records", lines=True, dtype=False)
+    except ValueError: raise CacheError(f"damaged cache at {path}: units.jsonl is cut short or garbled (not JSON lines); {fix}") from None
+    if len(u) != n: raise CacheError(f"damaged cache at {path}: units.jsonl has {len(u)} units, the manifest says {n}; {fix}")
+    return u
+
 # %% ../nbs/03_extract.ipynb #23f5edcb
 class Activations:
     "Pooled hidden states of every layer of a model over a corpus, backed by a cache folder"
     def __init__(self, path, verify:bool=True):
         self.path = Path(path)
         self.manifest = _check_cache(self.path, verify)
-        self.units = pd.read_json(self.path/"units.jsonl", orient="records", lines=True, dtype=False)
+        self.units = _read_units(self.path, self.manifest["n_units"])
         self.stacks = list(self.manifest["stacks"])
         self._arr = {}
 
@@ -538,14 +575,24 @@ def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions
                 if time.monotonic() - saved_at > 0.5: cache.set_progress(finished); saved_at = time.monotonic()
             if on_batch: on_batch(finished, len(plan.order))
     finally:
-        if finished > cache.progress(): cache.set_progress(finished)   # rows are on disk: safe to record
         bar.close()
+        if finished > cache.progress():                   # rows are on disk: safe to record
+            with contextlib.suppress(CacheError): cache.set_progress(finished)   # disk full: a few batches rerun
 
 # %% ../nbs/03_extract.ipynb #5a6806c6
+def _unusable(path:Path, e:OSError) -> CacheError:
+    "A one-line CacheError for a cache folder `path` that cannot be created or written (error `e`)"
+    fix = "point cache_root (or the `cache_dir` setting, or $MSMA_CACHE) at a folder you can write to"
+    f = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
+    if f is not None: return CacheError(f"cannot use {path} as a cache folder: {f} is a file, not a folder; {fix}")
+    return CacheError(f"cannot use {path} as a cache folder ({e.strerror}); {fix}")
+
 def _lock(path:Path):
     "Exclusive lock on a cache folder, or a clear error if another process holds it"
-    path.mkdir(parents=True, exist_ok=True)
-    f = open(path/"lock", "w")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        f = open(path/"lock", "w")
+    except OSError as e: raise _unusable(path, e) from None
     try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         f.close(); raise CacheError(f"another process is extracting into {path}; wait for it to finish") from None
@@ -563,6 +610,7 @@ def _resume_or_create(cache, request, plan, lm, attentions, cache_dtype, overwri
         diff = [k for k in request if m.get(k) != request[k]]
         if diff: raise CacheError(f"cache at {cache.path} does not match this request (differs in: {', '.join(diff)}); "
                                   "delete the folder or pass overwrite=True")
+        if m["status"] == "running": cache.write_units(plan.units)   # same request, same units: repairs a damaged file
         return m["status"]
     shapes = {s: ((lm.stacks[s].n_hidden, int(plan.rows[-1]), lm.d_model), cache_dtype) for s in lm.stacks}
     if attentions:
@@ -604,9 +652,10 @@ def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|
     if padding_side not in ("left", "right"): raise ValueError("padding_side must be 'left' or 'right'")
     plan = plan_extraction(lm, corpus, granularity, max_length, long_texts)
     request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions)
-    path = Path(cache_root or cache_dir("activations", cfg))/f"{lm.name.replace('/', '--')}-{granularity}-{cache_key(request)}"
-    lock = _lock(path)
-    try:
+    try: root = Path(cache_root or cache_dir("activations", cfg))
+    except OSError as e: raise _unusable(Path(e.filename or cfg.cache_dir), e) from None
+    path = root/f"{lm.name.replace('/', '--')}-{granularity}-{cache_key(request)}"
+    with _lock(path), _disk_full(path):                  # the lock file closes (and unlocks) on the way out
         cache = ActivationCache(path)
         if _resume_or_create(cache, request, plan, lm, attentions, cache_dtype, overwrite) == "running":
             cache.open()
@@ -617,7 +666,6 @@ def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|
             finally: cache.close()
             return Activations(path, verify=False)   # just written and checksummed
         return Activations(path)
-    finally: lock.close()
 
 # %% ../nbs/03_extract.ipynb #15a30dc3
 def reference_hidden(lm:LoadedModel, texts:list, pooling:str="mean") -> dict:

@@ -19,10 +19,10 @@ from torch import nn
 from .config import resolve_device
 
 # %% auto #0
-__all__ = ['MI_METHODS', 'as_samples', 'paired', 'linear_cka', 'effective_rank', 'Critic', 'pair_scores', 'dv_bound',
-           'infonce_bound', 'MINE', 'InfoNCE', 'kl_normal', 'gaussian_kl', 'knn_kl', 'pca_project', 'ksg_mi',
-           'gaussian_mi', 'split_units', 'fit_critic', 'mutual_information', 'shuffled_null', 'distance_correlation',
-           'procrustes_distance']
+__all__ = ['MI_METHODS', 'as_samples', 'paired', 'is_constant', 'linear_cka', 'effective_rank', 'Critic', 'pair_scores',
+           'dv_bound', 'infonce_bound', 'MINE', 'InfoNCE', 'kl_normal', 'gaussian_kl', 'knn_kl', 'pca_project',
+           'ksg_mi', 'gaussian_mi', 'split_units', 'fit_critic', 'mutual_information', 'shuffled_null',
+           'distance_correlation', 'procrustes_distance']
 
 # %% ../nbs/04_metrics.ipynb #599b27a9
 def as_samples(x, name="x", min_n:int=2) -> np.ndarray:
@@ -41,6 +41,17 @@ def paired(x, y, min_n:int=2):
     if len(x) != len(y): raise ValueError(f"x and y must pair up sample by sample: {len(x)} vs {len(y)} rows")
     return x, y
 
+# %% ../nbs/04_metrics.ipynb #f67f209a
+def is_constant(x) -> bool:
+    "True if every sample (row) of `x` is the same, to rounding: nothing is left after centring"
+    x = np.asarray(x, dtype=np.float64)
+    return bool(np.abs(x - x.mean(0)).max() <= 64 * np.finfo(np.float64).eps * np.abs(x).max())
+
+def _centred(x:np.ndarray, name:str="x", why:str="") -> np.ndarray:
+    "`x` minus its column means, or a ValueError naming `x` if it is constant"
+    if is_constant(x): raise ValueError(f"{name} is constant across samples (all zero after centring){why}")
+    return x - x.mean(0)
+
 # %% ../nbs/04_metrics.ipynb #3941a549
 def _hsic(K, L, unbiased=True):
     "HSIC of two n×n Gram matrices (unbiased U-statistic, or the biased V-statistic)"
@@ -57,7 +68,8 @@ def _hsic(K, L, unbiased=True):
 def linear_cka(x, y, unbiased:bool=True) -> float:
     "Linear CKA between paired representations `x` (n, d1) and `y` (n, d2); unbiased by default"
     x, y = paired(x, y, min_n=4)
-    x, y = x - x.mean(0), y - y.mean(0)
+    why = ": linear CKA is undefined for a representation with zero variance; drop it or check its inputs"
+    x, y = _centred(x, "x", why), _centred(y, "y", why)
     K, L = x @ x.T, y @ y.T
     kl, kk, ll = _hsic(K, L, unbiased), _hsic(K, K, unbiased), _hsic(L, L, unbiased)
     return float(kl / np.sqrt(kk * ll)) if kk > 0 and ll > 0 else float("nan")
@@ -66,7 +78,8 @@ def linear_cka(x, y, unbiased:bool=True) -> float:
 def effective_rank(x) -> float:
     "exp(entropy of normalised singular values) of centred `x` (n, d)"
     x = as_samples(x, min_n=2)
-    s = np.linalg.svd(x - x.mean(0), compute_uv=False)
+    s = np.linalg.svd(_centred(x, "x", ": it has no spectrum, so its effective rank is undefined; "
+                                     "check for a dead layer or identical inputs"), compute_uv=False)
     p = s / s.sum()
     p = p[p > 0]
     return float(np.exp(-(p * np.log(p)).sum()))

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from fastcore.basics import patch
-from .config import cache_dir, resolve_device
+from .config import MsmaError, cache_dir, resolve_device
 from .corpus import load_corpus
 
 # %% auto #0
@@ -188,7 +188,7 @@ def _package_dir(pkg:str, pip_name:str) -> Path:
     return Path(spec.submodule_search_locations[0])
 
 # %% ../nbs/02_models.ipynb #9c1a436a
-class ModelLoadError(RuntimeError):
+class ModelLoadError(MsmaError, RuntimeError):
     "A model that cannot be loaded; the message says why and what to do"
 
 # %% ../nbs/02_models.ipynb #326b440f

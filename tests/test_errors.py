@@ -1,12 +1,13 @@
 "Every error says what is wrong and what to do"
-import json, time
+import errno, json, time
 import numpy as np
 import pytest
 import torch
 
-from msma_lab.config import find_settings, load_settings
-from msma_lab.corpus import CorpusError, load_corpus
-from msma_lab.extract import ContextLengthError, NonFiniteActivations, encode_texts, extract
+from msma_lab.config import MsmaError, find_settings, load_settings
+from msma_lab.corpus import CorpusError, CorpusNotFoundError, load_corpus
+from msma_lab.extract import Activations, CacheError, ContextLengthError, NonFiniteActivations, encode_texts, extract
+from msma_lab.metrics import effective_rank, linear_cka
 from msma_lab.models import ModelLoadError, load_model, tiny_model
 
 LONG = " ".join(["Stars form inside cold clouds of gas and dust, then they burn for a very long time."] * 30)
@@ -77,8 +78,9 @@ def test_unsupported_suffix_and_missing_file(tmp_path):
     p.write_text("x")
     with pytest.raises(CorpusError, match=r"unsupported corpus format `.parquet`; use one of .txt, .jsonl, .csv"):
         load_corpus(p)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist") as e:      # still a FileNotFoundError, and a MsmaError
         load_corpus(tmp_path / "missing.jsonl")
+    assert isinstance(e.value, MsmaError) and "\n" not in str(e.value)
 
 
 def test_txt_and_csv_corpora_load(tmp_path):
@@ -233,7 +235,192 @@ def test_settings_overrides_and_missing_file(tmp_path, monkeypatch):
     assert (s.batch_size, s.seeds, s.pooling, s.model) == (4, (7, 8), "last", "smollm2-135m")
     with pytest.raises(TypeError, match=r"unknown setting\(s\) \['colour'\]"):
         load_settings(p, colour="blue")
-    with pytest.raises(FileNotFoundError, match="settings file .* does not exist"):
+    with pytest.raises(MsmaError, match="settings file .* does not exist"):
         find_settings(tmp_path / "nope.ini")
     monkeypatch.setenv("MSMA_SETTINGS", str(p))
     assert find_settings() == p and load_settings().batch_size == 4
+
+
+# ---------------------------------------------------------------- bad inputs: one line, a MsmaError, the fix named
+
+def _write(p, data):
+    "Write `data` (str or bytes) to `p`; return `p`"
+    p.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return p
+
+
+def _complete_cache(tmp):
+    return extract(tiny_model("gpt2"), ["One text here.", "Two texts there.", "A third and longer one, with words."],
+                   cache_root=tmp / "c", progress=False)
+
+
+def _cut_units(tmp, keep_lines=None):
+    "A complete cache whose units.jsonl is cut mid-line (or after `keep_lines` whole lines); opening it"
+    acts = _complete_cache(tmp)
+    u = acts.path / "units.jsonl"
+    b = u.read_bytes()
+    u.write_bytes(b[:len(b) // 2] if keep_lines is None else b"".join(b.splitlines(True)[:keep_lines]))
+    return lambda: Activations(acts.path)
+
+
+def _settings_cache_dir_is_file(tmp, monkeypatch):
+    import msma_lab.config as C, msma_lab.extract as X
+    monkeypatch.setattr(X, "cache_dir", C.cache_dir)          # undo conftest's redirect: nothing is written here
+    f = _write(tmp / "afile", "x")
+    return lambda: extract(tiny_model("gpt2"), ["Hi."], progress=False, settings=load_settings(cache_dir=str(f)))
+
+
+LATIN1 = "Tea.\n\nCafé au lait.\n".encode("latin-1")             # é (0xe9) on line 3, byte offset 9
+ZEROS, CONST = np.zeros((10, 4)), np.full((10, 4), 0.1)
+NOISE = np.random.default_rng(0).normal(size=(10, 4))
+
+BAD_INPUTS = {  # name: (make(tmp, monkeypatch) -> call, exception type, words the message must contain ({tmp}: the folder))
+    "csv unterminated quote": (lambda t, m: lambda: load_corpus(_write(t / "q.csv",
+                                   'text,topic\nStars are hot.,space\n"Cats purr.,animals\nDogs bark.,animals\n')),
+                               CorpusError, ["{tmp}/q.csv:3:", "quoted field", "never closed", "close the quote"]),
+    "csv quote closed early": (lambda t, m: lambda: load_corpus(_write(t / "q.csv",
+                                   'text,topic\nA.,x\n"Cats purr.,y\nHe said "hi" there.,z\n')),
+                               CorpusError, ["{tmp}/q.csv:3:", "not closed properly", "close the quote"]),
+    "latin-1 txt": (lambda t, m: lambda: load_corpus(_write(t / "c.txt", LATIN1)),
+                    CorpusError, ["{tmp}/c.txt:3:", "not UTF-8", "byte 0xe9", "byte offset 9", "re-save the file as UTF-8"]),
+    "latin-1 jsonl": (lambda t, m: lambda: load_corpus(_write(t / "c.jsonl", b'{"text": "ok"}\n{"text": "caf\xe9"}\n')),
+                      CorpusError, ["{tmp}/c.jsonl:2:", "not UTF-8", "byte offset 28", "re-save the file as UTF-8"]),
+    "latin-1 csv": (lambda t, m: lambda: load_corpus(_write(t / "c.csv", b"text\nok\ncaf\xe9\n")),
+                    CorpusError, ["{tmp}/c.csv:3:", "not UTF-8", "byte offset 11", "re-save the file as UTF-8"]),
+    "missing corpus file": (lambda t, m: lambda: load_corpus(t / "nope.csv"), CorpusNotFoundError,
+                            ["corpus file {tmp}/nope.csv does not exist", "give the path of a .txt, .jsonl or .csv file"]),
+    "take(-1)": (lambda t, m: lambda: load_corpus().take(-1), CorpusError, ["take(n)", "whole number >= 1", "not -1"]),
+    "take(0)": (lambda t, m: lambda: load_corpus().take(0), CorpusError, ["whole number >= 1", "not 0"]),
+    "take(2.5)": (lambda t, m: lambda: load_corpus().take(2.5), CorpusError, ["whole number", "not 2.5"]),
+    "take('2')": (lambda t, m: lambda: load_corpus().take("2"), CorpusError, ["whole number", "not '2'"]),
+    "effective_rank of zeros": (lambda t, m: lambda: effective_rank(ZEROS), ValueError, ["x is constant", "all zero", "no spectrum"]),
+    "effective_rank of a constant": (lambda t, m: lambda: effective_rank(CONST), ValueError, ["all zero", "no spectrum"]),
+    "linear_cka constant x": (lambda t, m: lambda: linear_cka(CONST, NOISE), ValueError, ["x is constant", "linear CKA is undefined"]),
+    "linear_cka constant y": (lambda t, m: lambda: linear_cka(NOISE, ZEROS), ValueError, ["y is constant", "linear CKA is undefined"]),
+    "units.jsonl cut mid-line": (lambda t, m: _cut_units(t), CacheError,
+                                 ["damaged cache at {tmp}/c/", "units.jsonl", "re-run with overwrite=True (msma run --overwrite)"]),
+    "units.jsonl cut at a line": (lambda t, m: _cut_units(t, 1), CacheError,
+                                  ["units.jsonl has 1 units, the manifest says 3", "overwrite=True (msma run --overwrite)"]),
+    "cache_root is a file": (lambda t, m: lambda: extract(tiny_model("gpt2"), ["Hi."], cache_root=_write(t / "afile", "x"), progress=False),
+                             CacheError, ["cannot use {tmp}/afile/", "{tmp}/afile is a file, not a folder", "cache_root"]),
+    "cache_root below a file": (lambda t, m: lambda: extract(tiny_model("gpt2"), ["Hi."], cache_root=_write(t / "afile", "x") / "sub",
+                                                             progress=False),
+                                CacheError, ["{tmp}/afile is a file, not a folder"]),
+    "cache_dir setting is a file": (_settings_cache_dir_is_file, CacheError,
+                                    ["cannot use {tmp}/afile/activations", "is a file, not a folder", "cache_dir"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_clear_line(tmp_path, monkeypatch, case):
+    make, exc, words = BAD_INPUTS[case]
+    call = make(tmp_path, monkeypatch)
+    with pytest.raises(exc) as e:
+        call()
+    msg = str(e.value)
+    assert exc is ValueError or isinstance(e.value, MsmaError), type(e.value)
+    assert "\n" not in msg
+    for w in words: assert w.format(tmp=tmp_path) in msg, (w, msg)
+
+
+@pytest.mark.parametrize("cls,old", [(CorpusError, ValueError), (CorpusNotFoundError, FileNotFoundError), (ModelLoadError, RuntimeError), (ContextLengthError, ValueError),
+                                     (CacheError, RuntimeError), (NonFiniteActivations, FloatingPointError)])
+def test_user_errors_are_msma_errors(cls, old):
+    "The CLI prints a MsmaError in one line (exit 2); `except <old base>` keeps working"
+    assert issubclass(cls, MsmaError) and issubclass(cls, old)
+
+
+def test_csv_quotes_that_close_still_load(tmp_path):
+    "Three documents in the file, three loaded: a closed quote may span lines, and lines are where rows start"
+    p = _write(tmp_path / "c.csv", 'text,topic\nStars are hot.,space\n"Cats purr,\nloudly.",animals\n\nDogs bark.,animals\n')
+    c = load_corpus(p)
+    assert c.sentences.text.tolist() == ["Stars are hot.", "Cats purr,\nloudly.", "Dogs bark."]
+    with pytest.raises(CorpusError, match=f"{p}:6: empty `text`"):
+        load_corpus(_write(p, 'text,topic\n"Cats purr,\nloudly.",animals\n\nDogs bark.,animals\n,x\n'))
+
+
+def test_utf8_bom_is_dropped(tmp_path):
+    "Excel's 'CSV UTF-8' starts with a byte-order mark: it is not part of the first column's name"
+    assert load_corpus(_write(tmp_path / "c.csv", b"\xef\xbb\xbftext,topic\nStars are hot.,space\n")).docs.topic.tolist() == ["space"]
+
+
+# ---------------------------------------------------------------- full disk
+
+def _fill_disk(monkeypatch, where, err, after=40):
+    "Make the disk 'full' for the array writes after `after` pwrite calls, or for one small file (written half, then failing)"
+    import os, pathlib
+    if where == "array":
+        real, n = os.pwrite, [0]
+        def pwrite(fd, data, off):
+            n[0] += 1
+            if n[0] > after: raise OSError(err, os.strerror(err))
+            return real(fd, data, off)
+        monkeypatch.setattr(os, "pwrite", pwrite)
+        return
+    real = pathlib.Path.write_text
+    def write_text(self, s, *a, **kw):
+        if self.name == f"{where}.tmp" and (where != "manifest.json" or '"status": "complete"' in s):
+            real(self, s[:len(s) // 2], *a, **kw)
+            raise OSError(err, os.strerror(err), str(self))
+        return real(self, s, *a, **kw)
+    monkeypatch.setattr(pathlib.Path, "write_text", write_text)
+
+
+@pytest.mark.parametrize("where,err,done,first", [
+    ("array", errno.ENOSPC, 6, 9),           # 15 pwrites a batch (3 texts x 5 hidden states): the 3rd batch fails
+    ("array", errno.EDQUOT, 6, 9),           # a quota is a full disk too
+    ("manifest.json", errno.ENOSPC, None, None),   # every row written, marking it complete fails: nothing left to run
+    ("units.jsonl", errno.ENOSPC, None, 3),  # laying out the cache fails: no cache there, the next run starts it
+])
+def test_disk_full_keeps_finished_batches_and_resumes(tmp_path, monkeypatch, texts, where, err, done, first):
+    lm = tiny_model("gpt2")
+    run = lambda root, **kw: extract(lm, texts, batch_size=3, cache_dtype="float32", cache_root=tmp_path / root, progress=False, **kw)
+    fresh = run("fresh")
+    _fill_disk(monkeypatch, where, err)
+    with pytest.raises(CacheError) as e:
+        run("part")
+    monkeypatch.undo()
+    path = next((tmp_path / "part").iterdir())
+    file = path / ("decoder.npy" if where == "array" else where)
+    assert str(e.value) == f"disk full while writing {file}: free space and re-run; finished batches are kept and resume"
+    assert not list(path.glob("*.tmp")), "a failed write leaves no temporary file"
+    for f in ("manifest.json", "progress.json"):                 # never half a file: absent, or whole
+        if (path / f).exists(): json.loads((path / f).read_text())
+    if (path / "units.jsonl").exists(): [json.loads(line) for line in (path / "units.jsonl").read_text().splitlines()]
+    if where == "units.jsonl": assert not (path / "manifest.json").exists()
+    else: assert json.loads((path / "manifest.json").read_text())["status"] == "running"
+    if done is not None: assert json.loads((path / "progress.json").read_text())["texts_done"] == done
+    calls = []
+    acts = run("part", on_batch=lambda d, t: calls.append(d))
+    assert (calls[0] if calls else None) == first
+    np.testing.assert_array_equal(acts.stack(), fresh.stack())
+    assert acts.units.equals(fresh.units)
+
+
+def test_short_writes_are_completed(tmp_path, monkeypatch, texts):
+    "A nearly full disk may write part of a buffer and return: the rest is written, not dropped"
+    import os
+    lm = tiny_model("gpt2")
+    fresh = extract(lm, texts, cache_dtype="float32", cache_root=tmp_path / "a", progress=False)
+    real = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, off: real(fd, bytes(data)[:max(1, len(data) // 2)], off))
+    acts = extract(lm, texts, cache_dtype="float32", cache_root=tmp_path / "b", progress=False)
+    np.testing.assert_array_equal(acts.stack(), fresh.stack())
+
+
+def test_resume_repairs_a_damaged_units_file(tmp_path, texts):
+    "An interrupted cache's units table is rewritten from the (identical) request: nothing computed is lost"
+    lm = tiny_model("gpt2")
+    fresh = extract(lm, texts, batch_size=3, cache_root=tmp_path / "a", progress=False)
+    class Stop(Exception): pass
+    def stop(d, t):
+        if d >= 6: raise Stop()
+    with pytest.raises(Stop):
+        extract(lm, texts, batch_size=3, cache_root=tmp_path / "b", progress=False, on_batch=stop)
+    u = next((tmp_path / "b").iterdir()) / "units.jsonl"
+    u.write_bytes(u.read_bytes()[:100])
+    calls = []
+    acts = extract(lm, texts, batch_size=3, cache_root=tmp_path / "b", progress=False, on_batch=lambda d, t: calls.append(d))
+    assert calls[0] == 9
+    np.testing.assert_array_equal(acts.stack(), fresh.stack())
+    assert acts.units.equals(fresh.units)

@@ -170,7 +170,10 @@ def cache_dir(sub:str="", settings:Settings|None=None) -> Path:
     "msma_lab's cache folder (or a subfolder of it), created if missing; $MSMA_CACHE overrides"
     root = os.environ.get("MSMA_CACHE") or (settings or load_settings()).cache_dir
     p = Path(root).expanduser()/sub
-    p.mkdir(parents=True, exist_ok=True)
+    try: p.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as e:
+        raise SettingsError(f"cache folder {p} cannot be made ({type(e).__name__}: {e.strerror or e}); "
+                            "set cache_dir (settings.ini) or $MSMA_CACHE to a folder you can write") from None
     return p
 
 # %% ../nbs/00_config.ipynb #2f915d64

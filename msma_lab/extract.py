@@ -15,8 +15,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 import msma_lab
-from .config import MsmaError, cache_dir, load_settings
-from .corpus import Corpus, corpus_from_records, load_corpus
+from .config import MsmaError, SettingsError, cache_dir, load_settings
+from .corpus import Corpus, CorpusError, corpus_from_records, load_corpus
 from .models import LoadedModel, _PAD_OFFSET_POSITIONS
 
 # %% auto #0
@@ -31,7 +31,7 @@ GRANULARITIES = ("sentence", "document", "token")
 
 def unit_table(corpus:Corpus, granularity:str="sentence") -> pd.DataFrame:
     "One row per text to encode: `unit_id`, `text` and every label of the corpus"
-    if granularity not in GRANULARITIES: raise ValueError(f"unknown granularity `{granularity}`; use one of {', '.join(GRANULARITIES)}")
+    if granularity not in GRANULARITIES: raise SettingsError(f"unknown granularity `{granularity}`; use one of {', '.join(GRANULARITIES)}")
     docs = corpus.docs.drop(columns=["n_sentences"], errors="ignore")
     if granularity == "document":
         text = corpus.sentences.groupby("doc_id", sort=False).text.agg(" ".join)
@@ -79,7 +79,7 @@ def _split(ids, keep, offsets, window, ti):
 # %% ../nbs/03_extract.ipynb #f6af0336
 def encode_texts(lm:LoadedModel, texts, max_length:int=0, long_texts:str="error", unit_ids=None) -> list:
     "Tokenize `texts` into `Segment`s, splitting or refusing texts longer than the context"
-    if long_texts not in ("error", "split"): raise ValueError(f"long_texts must be 'error' or 'split', not {long_texts!r}")
+    if long_texts not in ("error", "split"): raise SettingsError(f"long_texts must be 'error' or 'split', not {long_texts!r}")
     limit = min(max_length or lm.context_length, lm.context_length)
     enc = lm.tokenizer(list(texts), add_special_tokens=True, return_special_tokens_mask=True,
                        return_offsets_mapping=True, truncation=False, verbose=False)
@@ -565,7 +565,7 @@ def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions
                     if not s.last: continue
                     parts, wt = acc.pop(s.text_index)
                     part, ws[j] = {n: torch.cat(v, 1) for n, v in parts.items()}, wt[0]
-                if not token_level and ws[j] == 0: raise ValueError(f"unit `{plan.units.unit_id.iloc[s.text_index]}` has no content tokens to pool")
+                if not token_level and ws[j] == 0: raise CorpusError(f"unit `{plan.units.unit_id.iloc[s.text_index]}` has no content tokens to pool: remove it or give it text")
                 ready.append((s.text_index, part, ws[j]))
             _finish_batch(cache, plan, ready, token_level)
             # progress: every text up to the first one still in flight, in processing order
@@ -646,10 +646,10 @@ def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|
     granularity, pooling = granularity or cfg.granularity, pooling or cfg.pooling
     cache_dtype, long_texts = cache_dtype or cfg.cache_dtype, long_texts or cfg.long_texts
     max_length = cfg.max_length if max_length is None else max_length
-    if pooling not in ("mean", "last"): raise ValueError(f"unknown pooling `{pooling}`; use 'mean' or 'last'")
-    if pooling == "last" and lm.family != "decoder": raise ValueError("pooling='last' is for decoder models; use 'mean'")
-    if cache_dtype not in ("float16", "float32"): raise ValueError(f"cache_dtype must be 'float16' or 'float32', not {cache_dtype!r}")
-    if padding_side not in ("left", "right"): raise ValueError("padding_side must be 'left' or 'right'")
+    if pooling not in ("mean", "last"): raise SettingsError(f"unknown pooling `{pooling}`; use 'mean' or 'last'")
+    if pooling == "last" and lm.family != "decoder": raise SettingsError(f"pooling = last is for decoder models and {lm.name} is an {lm.family}; use pooling = mean")
+    if cache_dtype not in ("float16", "float32"): raise SettingsError(f"cache_dtype must be 'float16' or 'float32', not {cache_dtype!r}")
+    if padding_side not in ("left", "right"): raise SettingsError("padding_side must be 'left' or 'right'")
     plan = plan_extraction(lm, corpus, granularity, max_length, long_texts)
     request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions)
     try: root = Path(cache_root or cache_dir("activations", cfg))

@@ -19,7 +19,7 @@ from .results import Failed, Result, folder_checksums
 from .corpus import load_corpus
 from .models import load_model
 from .extract import Activations, extract
-from .metrics import effective_rank, linear_cka
+from .metrics import effective_rank, is_constant, linear_cka
 from .calibration import calibrate_mi, calibrate_kl, calibrated_range, calibration_figure
 from .scales import ScaleMap, cka_heatmap, cka_matrix, manifold_diagnostics, scale_map, scale_representations, scale_views, split_units
 from .evaluate import AlignmentReport, alignment_report
@@ -53,9 +53,10 @@ def layer_summary(acts:Activations, max_units:int=1000, seed:int=0) -> pd.DataFr
             x = acts.layer(l, s)[idx].astype(np.float64)
             nrm = np.linalg.norm(x, axis=1)
             ms = (x ** 2).mean(0)
-            rows.append(dict(stack=s, layer=l, mean_norm=nrm.mean(), sd_norm=nrm.std(), effective_rank=effective_rank(x),
+            flat = is_constant(x)        # e.g. hidden state 0 under last-token pooling of texts ending alike: no spectrum, no CKA
+            rows.append(dict(stack=s, layer=l, mean_norm=nrm.mean(), sd_norm=nrm.std(), effective_rank=np.nan if flat else effective_rank(x),
                              anisotropy=anisotropy(x), top_dim=int(ms.argmax()), top_dim_share=ms.max() / ms.sum(),
-                             cka_prev=linear_cka(prev, x) if prev is not None else np.nan))
+                             cka_prev=linear_cka(prev, x) if prev is not None and not flat and not is_constant(prev) else np.nan))
             prev = x
     return pd.DataFrame(rows)
 

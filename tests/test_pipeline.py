@@ -133,6 +133,8 @@ def test_ctrl_c_is_one_line_and_keeps_the_caches(cfg, monkeypatch, tmp_path, cap
     (["--settings", "nothere.ini"], "settings file nothere.ini does not exist"),
     (["--settings", "noheader.ini"], "needs a `[msma]` header"),
     (["--settings", "noseeds.ini"], "seeds is empty"),
+    (["--model", "tiny-bert", "--pooling", "last"], "pooling = last is for decoder models and tiny-bert is an encoder"),
+    (["--corpus", "latin1.txt"], "latin1.txt:1: not UTF-8 (byte 0xe9"),
 ])
 def test_bad_run_inputs_are_one_line_before_any_work(tmp_path, monkeypatch, capsys, argv, expect):
     monkeypatch.chdir(tmp_path)
@@ -140,6 +142,7 @@ def test_bad_run_inputs_are_one_line_before_any_work(tmp_path, monkeypatch, caps
     (tmp_path/"afile").write_text("not a folder")
     (tmp_path/"noheader.ini").write_text("model = tiny-gpt2\n")
     (tmp_path/"noseeds.ini").write_text("[msma]\nseeds =\n")
+    (tmp_path/"latin1.txt").write_bytes("Café au lait.\n".encode("latin-1"))
     rc = main(["run", "--model", "tiny-gpt2", "--compare", "none", "--no-progress", *argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("msma: error:") and expect in err[0], err

@@ -6,8 +6,8 @@ Docs: https://msma-lab.github.io/msma_lab/align.html.md"""
 
 # %% ../nbs/06_align.ipynb #bfb38291
 from __future__ import annotations
-import copy, json, math, warnings
-from dataclasses import dataclass
+import copy, json, math, time, warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -19,15 +19,15 @@ from scipy.stats import ortho_group
 from sklearn.linear_model import Ridge
 from safetensors.numpy import save_file, load_file
 from tqdm.auto import tqdm
-from .config import resolve_device, load_settings
+from .config import resolve_device, load_settings, uses_threads
 from .metrics import MINE, InfoNCE, dv_bound, infonce_bound
 from .scales import scale_representations, split_units
 
 # %% auto #0
 __all__ = ['INFO_NAMES', 'DIRECTIONS', 'LADDER', 'Standardizer', 'CrossScaleMap', 'IdentityMap', 'RandomOrthogonalMap',
-           'ProcrustesMap', 'RidgeMap', 'ResidualMLP', 'geo_loss', 'curvature_loss', 'InfoTerm', 'AlignmentDiverged',
-           'DivergedMap', 'MSMAMap', 'loss_description', 'loss_figure', 'Alignment', 'fit_alignment', 'save_alignment',
-           'load_alignment']
+           'procrustes_start', 'ProcrustesMap', 'RidgeMap', 'ResidualMLP', 'geo_loss', 'curvature_loss', 'InfoTerm',
+           'AlignmentDiverged', 'DivergedMap', 'MSMAMap', 'loss_description', 'loss_figure', 'Alignment',
+           'fit_alignment', 'save_alignment', 'load_alignment']
 
 # %% ../nbs/06_align.ipynb #0628d886
 @dataclass
@@ -80,12 +80,17 @@ class RandomOrthogonalMap(CrossScaleMap):
     def arrays(self): return {"R": self.R}
 
 # %% ../nbs/06_align.ipynb #82dc7ddf
+def procrustes_start(x, y) -> np.ndarray:
+    "The rotation R minimising ‖xR − y‖_F (float64); least squares when the widths differ"
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return orthogonal_procrustes(x, y)[0] if x.shape[1] == y.shape[1] else np.linalg.lstsq(x, y, rcond=None)[0]
+
 class ProcrustesMap(CrossScaleMap):
     "Orthogonal Procrustes: the rotation R minimising ‖xR − y‖ on training pairs (closed form)"
     name = "procrustes"
-    def fit(self, x, y, x_val=None, y_val=None):
+    def fit(self, x, y, x_val=None, y_val=None, R=None):   # R: `procrustes_start(x, y)`, if already computed
         self._same_width(x, y)
-        self.R = orthogonal_procrustes(np.asarray(x, np.float64), np.asarray(y, np.float64))[0].astype(np.float32)
+        self.R = (procrustes_start(x, y) if R is None else R).astype(np.float32)
         return self
     def predict(self, x): return np.asarray(x, np.float32) @ self.R
     def arrays(self): return {"R": self.R}
@@ -190,9 +195,9 @@ class MSMAMap(CrossScaleMap):
                     epochs_run=getattr(self, "epochs_run", None), best_epoch=getattr(self, "best_epoch", None))
 
 # %% ../nbs/06_align.ipynb #0b2da35f
-def _terms(self:MSMAMap, x, y, perm):
-    "The three loss terms (and the DV estimate) on one batch"
-    fx = self.net(x)
+def _terms(self:MSMAMap, x, y, perm, fx=None):
+    "The three loss terms (and the DV estimate) on one batch; `fx` = self.net(x) if already computed"
+    fx = self.net(x) if fx is None else fx
     lg = geo_loss(fx, y, self.stress)
     li, mi = self.info.loss(fx, y, perm) if self.lambdas[1] else (torch.zeros((), device=x.device), torch.zeros(()))
     lc = curvature_loss(self.net.g, x) if self.lambdas[2] else torch.zeros((), device=x.device)
@@ -207,15 +212,14 @@ def _check_terms(terms:dict, total, step:int, start:float|None):
         raise AlignmentDiverged(f"step {step}: L_total exploded ({total.item():.3g} from {start:.3g}); lower the learning rate")
 
 # %% ../nbs/06_align.ipynb #c6137393
-def _fit(self:MSMAMap, x, y, x_val=None, y_val=None):
-    "Train on (x, y), early-stopping on (x_val, y_val)"
+def _fit(self:MSMAMap, x, y, x_val=None, y_val=None, R=None):
+    "Train on (x, y), early-stopping on (x_val, y_val); `R`: `procrustes_start(x, y)`, if already computed"
     torch.manual_seed(self.seed)
     gen = torch.Generator().manual_seed(self.seed)
     dev, lam = self.device, self.lambdas
     X, Y = torch.as_tensor(x, device=dev), torch.as_tensor(y, device=dev)
     Xv, Yv = (X, Y) if x_val is None else (torch.as_tensor(x_val, device=dev), torch.as_tensor(y_val, device=dev))
-    R = orthogonal_procrustes(np.asarray(x, np.float64), np.asarray(y, np.float64))[0] if x.shape[1] == y.shape[1] else \
-        np.linalg.lstsq(np.asarray(x, np.float64), np.asarray(y, np.float64), rcond=None)[0]
+    R = procrustes_start(x, y) if R is None else R
     self.net = ResidualMLP(R.astype(np.float32), self.hidden).to(dev)
     self.info = InfoTerm(X.shape[1], Y.shape[1], seed=self.seed, device=dev, method=self.info_method)
     opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
@@ -226,8 +230,9 @@ def _fit(self:MSMAMap, x, y, x_val=None, y_val=None):
             idx = order[k:k + self.batch_size]
             if len(idx) < 4: continue
             xb, yb, perm = X[idx], Y[idx], torch.randperm(len(idx), generator=gen).to(dev)
-            if lam[1]: self.info.critic_step(self.net(xb), yb)
-            fx, t, mi = self._terms(xb, yb, perm)
+            fx = self.net(xb)                            # the critic steps on it (detached), the map's loss uses it
+            if lam[1]: self.info.critic_step(fx, yb)
+            fx, t, mi = self._terms(xb, yb, perm, fx)
             total = lam[0] * t["geo"] + lam[1] * t["info"] + lam[2] * t["curv"]
             _check_terms(t, total, step, start)
             start = total.item() if start is None else start
@@ -306,6 +311,7 @@ class Alignment:
     maps:dict         # (direction, map name) -> fitted CrossScaleMap
     standardizers:dict
     config:dict
+    seconds:dict = field(default_factory=dict)   # (direction, map name) -> seconds its fit took (not saved)
 
     def pairs(self, direction:str, name:str, split:str="test"):
         "(f(x), y) for the units of `split`, in standardised coordinates"
@@ -322,6 +328,7 @@ class Alignment:
     __repr__ = _repr_markdown_
 
 # %% ../nbs/06_align.ipynb #6d5ce79c
+@uses_threads
 def fit_alignment(acts, smap, maps=LADDER, lambdas=None, seed:int=0, directions=("GI", "IL"), how:str="mean",
                   standardize:str="dim", ablations:bool=False, lambda_grid=(), splits=None, device=None,
                   progress:bool=True, reps=None, on_diverge:str="record", **msma_kw) -> Alignment:
@@ -337,23 +344,29 @@ def fit_alignment(acts, smap, maps=LADDER, lambdas=None, seed:int=0, directions=
     Z = {s: std[s](x) for s, x in raw.items()}
     specs = {n: lambdas for n in maps} | (_ablations(lambdas) if ablations else {}) | {f"msma[λ={tuple(l)}]": tuple(l) for l in lambda_grid}
     specs = {(n.name if isinstance(n, CrossScaleMap) else n): (n, lam) for n, lam in specs.items()}
-    fitted, tr, va = {}, splits["train"], splits["val"]
+    fitted, secs, tr, va = {}, {}, splits["train"], splits["val"]
     bar = tqdm(total=len(directions) * len(specs), desc="fit_alignment", disable=not progress)
     for d in directions:
         src, tgt = DIRECTIONS[d]
+        x, y, xv, yv, R = Z[src][tr], Z[tgt][tr], Z[src][va], Z[tgt][va], None
         for name, (spec, lam) in specs.items():
-            m = _make_map(spec, lam, seed, device, msma_kw)
-            try: fitted[d, name] = m.fit(Z[src][tr], Z[tgt][tr], Z[src][va], Z[tgt][va])
+            t0, m = time.perf_counter(), _make_map(spec, lam, seed, device, msma_kw)
+            kw = {}
+            if type(m) in (ProcrustesMap, MSMAMap):      # the built-in rungs that start from Procrustes share one solution
+                R = procrustes_start(x, y) if R is None else R
+                kw["R"] = R
+            try: fitted[d, name] = m.fit(x, y, xv, yv, **kw)
             except AlignmentDiverged as e:
                 if on_diverge == "raise": raise
                 fitted[d, name] = DivergedMap(name, str(e))
+            secs[d, name] = time.perf_counter() - t0
             bar.update()
     bar.close()
     conf = dict(seed=seed, lambdas=list(lambdas), directions=list(directions), how=how, standardize=standardize,
                 partition=dict(method=getattr(smap, "method", None), stack=getattr(smap, "stack", None),
                                bands={k: list(v) for k, v in getattr(smap, "bands", {}).items()}),
                 maps={f"{d}/{n}": m.config() for (d, n), m in fitted.items()})
-    return Alignment(Z, {k: np.asarray(v) for k, v in splits.items()}, fitted, std, conf)
+    return Alignment(Z, {k: np.asarray(v) for k, v in splits.items()}, fitted, std, conf, secs)
 
 # %% ../nbs/06_align.ipynb #c56e5d81
 def save_alignment(al:Alignment, path) -> Path:

@@ -6,56 +6,231 @@ Docs: https://msma-lab.github.io/msma_lab/evaluate.html.md"""
 
 # %% ../nbs/07_evaluate.ipynb #5411bd64
 from __future__ import annotations
-import time, warnings
+import math, time, warnings
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 from scipy import stats
+from scipy.spatial.distance import cdist
+from sklearn.covariance import LedoitWolf
 from tqdm.auto import tqdm
-from .metrics import (gaussian_kl, knn_kl, pca_project, mutual_information, shuffled_null,
+from .config import uses_threads
+from .results import Result
+from .metrics import (MI_METHODS, Critic, _CRITIC_DEFAULTS, as_samples, paired, kl_normal, gaussian_kl, knn_kl,
+                              pca_project, ksg_mi, split_units, mutual_information, shuffled_null, fit_critic,
                               distance_correlation, linear_cka, procrustes_distance, effective_rank)
-from .align import fit_alignment, LADDER, loss_description
+from .scales import scale_representations
+from .align import fit_alignment, LADDER, DIRECTIONS, DivergedMap, loss_description
 
 # %% auto #0
-__all__ = ['MI_METHODS_REPORT', 'KEY_METRICS', 'PAPER_CLAIMS', 'PAPER_TABLE', 'pair_metrics', 'alignment_runs', 'summarize_runs',
-           'relative_changes', 'AlignmentReport', 'metric_figure', 'alignment_report']
+__all__ = ['MI_METHODS_REPORT', 'KEY_METRICS', 'PAPER_CLAIMS', 'PAPER_TABLE', 'Critics', 'fit_critics', 'pair_metrics_many',
+           'pair_metrics', 'alignment_runs', 'summarize_runs', 'relative_changes', 'AlignmentReport', 'metric_figure',
+           'alignment_report']
 
 # %% ../nbs/07_evaluate.ipynb #2f8f2261
 MI_METHODS_REPORT = ("ksg", "infonce", "mine")
 
+def _distances(x) -> tuple:
+    "dcor's naive terms of a sample: its distance matrix (flattened), row sums, total, and the matrix's inner product with itself"
+    a = cdist(x, x)
+    s = a.sum(1)
+    return a.ravel(), s, s.sum(), a.ravel() @ a.ravel()
+
+def _dcov(ab, a_sum, a_tot, b_sum, b_tot, n:int, unbiased:bool):
+    "Squared distance covariance from the terms, step for step as dcor's `_dcov_from_terms`: U-statistic or V-statistic"
+    f, s, t = ab / n, a_sum / n @ b_sum, a_tot / n * b_tot
+    if unbiased: f, s, t = f / (n - 3), s / ((n - 2) * (n - 3)), t / ((n - 1) * (n - 2) * (n - 3))
+    else: f, s, t = f / n, s / n**2, t / n**3
+    return f - 2 * s + t
+
+def _dcor(A, B, n:int) -> tuple:
+    "(bias-corrected dCor², plain dCor) from two samples' `_distances`, as `metrics.distance_correlation` computes them"
+    r = []
+    for u in (True, False):
+        den = math.sqrt(abs(_dcov(A[3], *A[1:3], *A[1:3], n, u) * _dcov(B[3], *B[1:3], *B[1:3], n, u)))
+        r.append(0.0 if den == 0 else _dcov(A[0] @ B[0], *A[1:3], *B[1:3], n, u) / den)
+    return float(r[0]), math.sqrt(max(r[1], 0.0))
+
+# %% ../nbs/07_evaluate.ipynb #677b13c3
+def _target_stats(y, y_train, seed:int, k_pca:int, mi:bool) -> dict:
+    "What every map measured against target `y` shares: its Gaussian fit, MI projections (true and shuffled pairs), distances, rank"
+    y = as_samples(y, "y", min_n=20 if mi else 4)
+    tr, te = split_units(len(y), 0.6, seed)                         # the MI estimators' own split (`mutual_information`)
+    y_null = y[np.random.default_rng(seed).permutation(len(y))]     # `shuffled_null`'s pairing (one permutation)
+    return dict(y=y, y_train=y_train, mean=y.mean(0), cov=LedoitWolf().fit(y).covariance_, split=(tr, te), dist=_distances(y),
+                mi=dict(real=pca_project(y[tr], k_pca, y[te]), null=pca_project(y_null[tr], k_pca, y_null[te])) if mi else {},
+                erank=effective_rank(y), var=y.var(0).sum())
+
+def _map_stats(fx, T:dict, mi_methods, k_pca:int) -> tuple:
+    "The metrics of predictions `fx` against target stats `T`, and the critic trainings (inputs per MI method) it still needs"
+    fx, y = paired(fx, T["y"], min_n=20 if mi_methods else 4)
+    out = dict(kl_full=kl_normal(fx.mean(0), LedoitWolf().fit(fx).covariance_, T["mean"], T["cov"]), kl_diag=gaussian_kl(fx, y, "diag"))
+    tr, te = T["split"]
+    px, jobs = pca_project(fx[tr], k_pca, fx[te]) if mi_methods else None, {}
+    for m in mi_methods:
+        for kind, key in (("real", "mi"), ("null", "null")):
+            py = T["mi"][kind]
+            if m == "ksg": out[f"{key}_ksg"] = ksg_mi(px[1], py[1])
+            else: jobs[f"{key}_{m}"] = (m, px[0], py[0], px[1], py[1])
+    out["dcor"], out["dcor_plain"] = _dcor(_distances(fx), T["dist"], len(fx))
+    out.update(cka=linear_cka(fx, y), procrustes=procrustes_distance(fx, y) if fx.shape[1] == y.shape[1] else np.nan,
+               var_ratio=float(fx.var(0).sum() / T["var"]), erank=effective_rank(fx), erank_target=T["erank"])
+    return out, jobs
+
+# %% ../nbs/07_evaluate.ipynb #f69eba81
+def _critic_params(c:Critic) -> list:
+    "The six tensors of a `metrics.Critic`: its first layer (on concat(x, y)), hidden layer and output layer"
+    return [c.inp.weight, c.inp.bias, c.body[1].weight, c.body[1].bias, c.body[3].weight, c.body[3].bias]
+
+def _joint(P, x, y):
+    "(B, n) scores T_b(x_bi, y_bi) of the stacked critics `P`, as `Critic.forward` computes them"
+    W1, b1, W2, b2, W3, b3 = P
+    h = torch.baddbmm(b1[:, None], torch.cat([x, y], -1), W1.mT).relu_()
+    return torch.baddbmm(b3[:, None], torch.baddbmm(b2[:, None], h, W2.mT).relu_(), W3.mT).squeeze(-1)
+
+def _all_pairs(P, dx:int, x, y):
+    "(B, n, m) scores T_b(x_bi, y_bj) of the stacked critics `P` for all pairs, as `Critic.scores` computes them"
+    W1, b1, W2, b2, W3, b3 = P
+    hx, hy = x @ W1[:, :, :dx].mT, y @ W1[:, :, dx:].mT + b1[:, None]
+    B, n, m = x.shape[0], x.shape[1], y.shape[1]
+    h = torch.baddbmm(b2[:, None], (hx[:, :, None] + hy[:, None]).relu_().reshape(B, n * m, -1), W2.mT).relu_()
+    return torch.baddbmm(b3[:, None], h, W3.mT).reshape(B, n, m)
+
+def _bound(method:str, P, dx:int, x, y):
+    "Per critic: the DV bound over all i≠j marginal pairs (mine) or the InfoNCE bound (infonce), as `dv_bound` / `infonce_bound`"
+    s = _all_pairs(P, dx, x, y)
+    if method == "infonce": return math.log(x.shape[1]) + (s.diagonal(dim1=1, dim2=2) - torch.logsumexp(s, 2)).mean(1)
+    marg = s[:, ~torch.eye(x.shape[1], dtype=torch.bool)]
+    return _joint(P, x, y).mean(1) - (torch.logsumexp(marg, 1) - math.log(marg.shape[1]))
+
+# %% ../nbs/07_evaluate.ipynb #cba592a9
+_BLOCK = 2**20   # floats of all-pairs activations per block of critics: much larger blocks are fresh memory (page faults) on every step
+
+def _blocks(rows, pairs:int, hidden:int) -> list:
+    "Critic indices `rows` in blocks whose all-pairs hidden activations (critics × pairs × hidden) stay under `_BLOCK` floats"
+    k = max(1, _BLOCK // (pairs * hidden))
+    return [rows[i:i + k] for i in range(0, len(rows), k)]
+
+class Critics:
+    "B MINE/InfoNCE critics trained as one (parameters stacked on a leading axis); `estimate` gives their B held-out bounds"
+    def __init__(self, method:str, critic:Critic, B:int):
+        self.method, self.dx, self.hidden, self.log_ma = method, critic.dx, critic.inp.out_features, torch.full((B,), math.nan)
+        self.P = [p.detach().expand(B, *p.shape).clone().requires_grad_(True) for p in _critic_params(critic)]
+
+    def bounds(self, x, y, rows=None) -> torch.Tensor:
+        "The bound of critics `rows` (default all) on their own pairs x (·, n, dx), y (·, n, dy), without gradient"
+        rows = torch.arange(len(self.P[0])) if rows is None else rows
+        with torch.no_grad():
+            return torch.cat([_bound(self.method, [p[r] for p in self.P], self.dx, x[r], y[r])
+                              for r in _blocks(rows, x.shape[1] ** 2, self.hidden)])
+
+    def estimate(self, x, y) -> np.ndarray:
+        "Each critic's bound on its own held-out pairs (x (B, n, dx), y (B, n, dy)), as `MINE.estimate` / `InfoNCE.estimate` give it"
+        x, y = (torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in (x, y))
+        return self.bounds(x, y).numpy().astype(np.float64)
+
+def _critic_step(c:Critics, opt, est, live, xb, yb):
+    "One Adam step of the live critics, as `MINE.step` (EMA-corrected DV gradient, shuffled marginals) or `InfoNCE.step`"
+    rows, perm = live.nonzero().squeeze(1), torch.randperm(xb.shape[1], generator=est.gen) if c.method == "mine" else None
+    opt.zero_grad()
+    for r in _blocks(rows, xb.shape[1] ** 2 if perm is None else xb.shape[1], c.hidden):
+        P, x, y = [p[r] for p in c.P], xb[r], yb[r]
+        if perm is None: loss = -_bound("infonce", P, c.dx, x, y)
+        else:
+            joint, marg = _joint(P, x, y).mean(1), _joint(P, x, y[:, perm])
+            log_e = torch.logsumexp(marg, 1) - math.log(marg.shape[1])
+            le, ma = log_e.detach(), c.log_ma[r]
+            ma = torch.where(torch.isnan(ma), le, torch.logaddexp(ma + math.log(1 - est.ema), le + math.log(est.ema)))
+            c.log_ma[r] = ma
+            loss = -(joint - torch.exp(log_e - ma))
+        loss.sum().backward()
+    opt.step()
+
+# %% ../nbs/07_evaluate.ipynb #664e9833
+def fit_critics(method:str, x, y, seed:int=0, steps:int=300, batch_size:int|None=None, lr:float|None=None,
+                hidden:int=128, val_frac:float=0.2, eval_every:int=25, patience:int=4) -> Critics:
+    "`metrics.fit_critic` on B samples at once (x (B, n, dx), y (B, n, dy)): each critic's init, batches, steps and early stopping as alone"
+    cls, bs, lr0 = _CRITIC_DEFAULTS[method]
+    B = len(x)
+    est = cls(np.shape(x)[2], np.shape(y)[2], hidden, lr or lr0, seed=seed, device="cpu")   # the seeded critic and shuffle generator
+    c = Critics(method, est.critic, B)
+    opt = torch.optim.Adam(c.P, lr=lr or lr0)
+    x, y = (torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in (x, y))
+    nv = max(int(val_frac * x.shape[1]), 2)
+    (xv, yv), (xt, yt) = (x[:, :nv], y[:, :nv]), (x[:, nv:], y[:, nv:])
+    best, bad = torch.full((B,), -math.inf), torch.zeros(B, dtype=torch.long)
+    live, has, kept = torch.ones(B, dtype=torch.bool), torch.zeros(B, dtype=torch.bool), [p.detach().clone() for p in c.P]
+    for s in range(1, steps + 1):
+        idx = torch.randperm(xt.shape[1], generator=est.gen)[:batch_size or bs]
+        _critic_step(c, opt, est, live, xt[:, idx], yt[:, idx])
+        if s % eval_every: continue
+        v = torch.full((B,), math.nan)
+        v[live] = c.bounds(xv, yv, live.nonzero().squeeze(1))
+        up, worse = live & (v > best), live & ~(v > best)
+        bad = torch.where(worse, bad + 1, torch.where(up, 0, bad))
+        stop = worse & (bad >= patience)
+        snap = up | (stop & ~has)               # the best critic so far (or, never better than -inf, the one it stopped with)
+        for k, p in zip(kept, c.P): k[snap] = p.detach()[snap]
+        best, has, live = torch.where(up, v, best), has | up, live & ~stop
+        if not live.any(): break
+    for k, p in zip(kept, c.P): k[live & ~has] = p.detach()[live & ~has]
+    with torch.no_grad():
+        for k, p in zip(kept, c.P): p.copy_(k)
+    return c
+
+# %% ../nbs/07_evaluate.ipynb #261d723a
+def pair_metrics_many(pairs,                 # (fx, y, y_train) per map; maps measured against one target pass the same `y` object
+                      seed:int=0, mi_methods=MI_METHODS_REPORT, k_pca:int=16) -> list:
+    "`pair_metrics` of many maps at once: each target's statistics computed once, all MI critics (and nulls) trained together"
+    if bad := [m for m in mi_methods if m not in MI_METHODS]: raise ValueError(f"unknown MI method(s) {bad}; use {', '.join(MI_METHODS)}")
+    T = {}
+    for _, y, ytr in pairs:
+        if id(y) not in T: T[id(y)] = _target_stats(y, ytr, seed, k_pca, bool(mi_methods))
+    outs, jobs = zip(*[_map_stats(fx, T[id(y)], mi_methods, k_pca) for fx, y, _ in pairs]) if pairs else ((), ())
+    for key, t in T.items():                     # kNN KL: one PCA of the target's training units for all its maps
+        own = [i for i, (_, y, _) in enumerate(pairs) if id(y) == key]
+        _, *pf, py = pca_project(t["y_train"], k_pca, *(pairs[i][0] for i in own), t["y"])
+        for i, p in zip(own, pf): outs[i]["kl_knn"] = knn_kl(p, py)
+    groups = {}                                  # critics that can train as one stack: same method and shapes
+    for i, js in enumerate(jobs):
+        for col, (m, *a) in js.items(): groups.setdefault((m, *(x.shape for x in a)), []).append((i, col, a))
+    for (m, *_), items in groups.items():
+        xtr, ytr, xte, yte = (np.stack([a[j] for *_, a in items]) for j in range(4))
+        for (i, col, _), v in zip(items, fit_critics(m, xtr, ytr, seed=seed).estimate(xte, yte)): outs[i][col] = float(v)
+    order = ["kl_full", "kl_diag", "kl_knn", *(f"{k}_{m}" for m in mi_methods for k in ("mi", "null")), "dcor", "dcor_plain",
+             "cka", "procrustes", "var_ratio", "erank", "erank_target"]
+    return [{k: o[k] for k in order} for o in outs]
+
 def pair_metrics(fx, y, y_train, seed:int=0, mi_methods=MI_METHODS_REPORT, k_pca:int=16) -> dict:
     "KL (Gaussian full/diag, kNN), MI per method with a shuffled-pair null, dCor² (bias-corrected) and dCor, CKA, Procrustes, collapse checks"
-    fx, y = np.asarray(fx, np.float64), np.asarray(y, np.float64)
-    out = dict(kl_full=gaussian_kl(fx, y, "full"), kl_diag=gaussian_kl(fx, y, "diag"))
-    _, pf, py = pca_project(y_train, k_pca, fx, y)
-    out["kl_knn"] = knn_kl(pf, py)
-    for m in mi_methods:
-        out[f"mi_{m}"] = mutual_information(fx, y, m, k_pca=k_pca, seed=seed)
-        out[f"null_{m}"] = float(shuffled_null(fx, y, m, n_perm=1, seed=seed, k_pca=k_pca)[0])
-    out.update(dcor=distance_correlation(fx, y), dcor_plain=distance_correlation(fx, y, unbiased=False), cka=linear_cka(fx, y),
-               procrustes=procrustes_distance(fx, y) if fx.shape[1] == y.shape[1] else np.nan,
-               var_ratio=float(fx.var(0).sum() / y.var(0).sum()), erank=effective_rank(fx), erank_target=effective_rank(y))
-    return out
+    return pair_metrics_many([(fx, y, y_train)], seed, mi_methods, k_pca)[0]
 
 # %% ../nbs/07_evaluate.ipynb #8b9c5001
+def _seed_rows(al, seed:int, mi_methods) -> list:
+    "One row per map of a fitted alignment: its held-out metrics, or why it was not measured (diverged)"
+    te, tr = al.splits["test"], al.splits["train"]
+    tgt = {d: (al.reps[DIRECTIONS[d][1]][te], al.reps[DIRECTIONS[d][1]][tr]) for d in dict.fromkeys(d for d, _ in al.maps)}
+    ok = [k for k, m in al.maps.items() if not isinstance(m, DivergedMap)]
+    t0 = time.perf_counter()
+    mets = pair_metrics_many([(al.maps[d, n].predict(al.reps[DIRECTIONS[d][0]][te]), *tgt[d]) for d, n in ok], seed, mi_methods)
+    each, mets = (time.perf_counter() - t0) / max(len(ok), 1), dict(zip(ok, mets))
+    return [dict(seed=seed, direction=d, map=n, diverged=m.message, fit_s=al.seconds.get((d, n), np.nan))
+            if isinstance(m, DivergedMap) else dict(seed=seed, direction=d, map=n, n_test=len(te), **mets[d, n],
+                                                   fit_s=al.seconds.get((d, n), np.nan), metric_s=each)
+            for (d, n), m in al.maps.items()]
+
+@uses_threads
 def alignment_runs(acts, smap, seeds=(0, 1, 2, 3, 4), maps=LADDER, ablations:bool=True, directions=("GI", "IL"),
                    mi_methods=MI_METHODS_REPORT, progress:bool=True, **fit_kw) -> pd.DataFrame:
-    "One row per seed × direction × map with every held-out metric and the fitting time"
+    "One row per seed × direction × map with every held-out metric, its fitting time and its share of the measuring time"
+    if fit_kw.get("reps") is None: fit_kw["reps"] = scale_representations(acts, smap, fit_kw.get("how", "mean"))
     rows = []
     for seed in tqdm(list(seeds), desc="seeds", disable=not progress):
-        t0 = time.perf_counter()
         al = fit_alignment(acts, smap, maps=maps, seed=seed, ablations=ablations, directions=directions, progress=False, **fit_kw)
-        fit_s = time.perf_counter() - t0
-        for (d, name), m in al.maps.items():
-            t1 = time.perf_counter()
-            if getattr(m, "message", None):      # a DivergedMap: reported, not measured
-                rows.append(dict(seed=seed, direction=d, map=name, diverged=m.message, fit_s=fit_s / len(al.maps))); continue
-            fx, y = al.pairs(d, name, "test")
-            tgt = al.reps[{"GI": "intermediate", "IL": "local", "IG": "global", "LI": "intermediate"}[d]][al.splits["train"]]
-            rows.append(dict(seed=seed, direction=d, map=name, n_test=len(y), **pair_metrics(fx, y, tgt, seed, mi_methods),
-                             fit_s=fit_s / len(al.maps), metric_s=time.perf_counter() - t1))
+        rows += _seed_rows(al, seed, mi_methods)
     return pd.DataFrame(rows)
 
 # %% ../nbs/07_evaluate.ipynb #1286bbe2
@@ -125,7 +300,7 @@ PAPER_TABLE = pd.DataFrame([
 
 # %% ../nbs/07_evaluate.ipynb #88dd7781
 @dataclass
-class AlignmentReport:
+class AlignmentReport(Result):
     "Runs over seeds, their summaries, and the comparison with the paper's claims"
     runs:pd.DataFrame
     model:str = "model"
@@ -139,6 +314,8 @@ class AlignmentReport:
                 f"{self.runs.direction.nunique()} directions; partition {self.partition}")
     @property
     def relative(self) -> pd.DataFrame: return relative_changes(self.runs)
+    def table(self) -> pd.DataFrame: return self.summary
+    def figure(self, direction:str="GI") -> go.Figure: return metric_figure(self.runs, direction=direction)
 
     def paper_table(self, direction:str="GI") -> pd.DataFrame:
         "The paper's table format (KL diag, MI KSG, plain dCor; mean ± sd over seeds) beside the paper's own rows"
@@ -197,6 +374,7 @@ def metric_figure(runs:pd.DataFrame, metrics=("kl_diag", "mi_ksg", "cka", "dcor"
                              height=420, template="plotly_white")
 
 # %% ../nbs/07_evaluate.ipynb #25418c80
+@uses_threads
 def alignment_report(acts, smap, seeds=(0, 1, 2, 3, 4), ablations:bool=True, info:str="mine", **kw) -> AlignmentReport:
     "Fit and measure every map over `seeds` on held-out units; an AlignmentReport with summaries and a verdict"
     runs = alignment_runs(acts, smap, seeds=seeds, ablations=ablations, info=info, **kw)

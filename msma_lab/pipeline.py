@@ -516,5 +516,5 @@ def run_pipeline(cfg:Settings, only=None, skip=None, # stage names (see STAGES)
             side.append(_model_stages(runner, acts, tokens, cfg, i == 0, progress))
         if len(side) > 1:
             runner("+".join(lm.name for lm in lms), "comparison", "", lambda: comparison_stage(side),
-                   dict(parts=[runner.records[-1].key] + [r.key for r in runner.records if r.stage in ("probes", "attention")]))
+                   dict(parts=[r.key for r in runner.records if r.stage in ("probes", "attention")]))
     return Run(cfg, corpus.name, [lm.name for lm in lms], runner.results, runner.records, meta, manifest)

@@ -16,13 +16,16 @@ from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from joblib import Parallel, delayed
+from .config import uses_threads, _ACTIVE
 from .extract import Activations
+from .results import Result
 from .scales import SCALES, ScaleMap, scale_representations, split_units
 
 # %% auto #0
-__all__ = ['METRICS', 'SENTENCE_LABELS', 'EXPECTED_BAND', 'BAND_COLORS', 'PROBE_COLORS', 'planted_layers', 'subsample_units',
-           'probe_splits', 'control_labels', 'fit_probe', 'mean_ci', 'probe_table', 'ProbeResult', 'probe_layers',
-           'probe_bands', 'probe_rows', 'probe', 'crossover_table', 'crossover_verdict', 'probe_figure']
+__all__ = ['METRICS', 'PARALLEL_UNITS', 'SENTENCE_LABELS', 'EXPECTED_BAND', 'BAND_COLORS', 'PROBE_COLORS', 'planted_layers',
+           'subsample_units', 'probe_splits', 'control_labels', 'fit_probe', 'mean_ci', 'probe_table', 'ProbeResult',
+           'probe_layers', 'probe_bands', 'probe_rows', 'probe', 'crossover_table', 'crossover_verdict', 'probe_figure']
 
 # %% ../nbs/09_probing.ipynb #f7fd36d6
 def planted_layers(n_layers:int=6, n:int=600, d:int=16,
@@ -80,9 +83,11 @@ def _standardise(train, *others, dims:int|None=128):
     sd[sd < 1e-8] = 1.0
     z = [(x - mu) / sd for x in (train, *others)]
     if dims is None or train.shape[1] <= dims: return z
-    pca = PCA(min(dims, len(train) - 1), whiten=True, svd_solver="full").fit(z[0])
+    tall = len(train) >= 2 * train.shape[1]          # then the covariance's eigenvectors (float64) are ~2× faster than an SVD
+    pca = PCA(min(dims, len(train) - 1), whiten=True, svd_solver="covariance_eigh" if tall else "full")
+    pca.fit(z[0].astype(np.float64) if tall else z[0])
     keep = pca.explained_variance_ > 1e-8 * pca.explained_variance_[0]     # whitening would blow up null directions
-    return [pca.transform(x)[:, keep] for x in z]
+    return [pca.transform(x)[:, keep].astype(np.float32, copy=False) for x in z]
 
 # %% ../nbs/09_probing.ipynb #979edc74
 def fit_probe(Xtr, ytr, Xva, yva, Xte, yte,
@@ -127,7 +132,7 @@ def probe_table(runs:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/09_probing.ipynb #7101218a
 @dataclass
-class ProbeResult:
+class ProbeResult(Result):
     "Probe runs (one row per layer × seed) for one label, with per-layer summaries and the peak layer"
     runs:pd.DataFrame
     label:str = "label"
@@ -137,8 +142,10 @@ class ProbeResult:
 
     @property
     def layers(self) -> list: return list(dict.fromkeys(self.runs.layer))
-    @property
     def table(self) -> pd.DataFrame: return probe_table(self.runs)
+    def figure(self, smap:ScaleMap|None=None) -> go.Figure:
+        "Accuracy, selectivity and majority per layer (`probe_figure` of this one result; bands shaded if `smap` is given)"
+        return probe_figure({self.label: self}, smap, f"`{self.label}` probe" + (f" — {self.model}" if self.model else ""))
 
 # %% ../nbs/09_probing.ipynb #54b20889
 @patch
@@ -156,7 +163,7 @@ def peak_positions(self:ProbeResult, metric:str="accuracy", n_boot:int=2000, see
 def peak(self:ProbeResult, metric:str="accuracy", # accuracy | selectivity | control
          n_boot:int=2000, seed:int=0) -> pd.Series:
     "Best layer by mean `metric`, its mean with a 95% CI, and a 95% bootstrap interval of the best layer"
-    t, pos = self.table, self.peak_positions(metric, n_boot, seed)
+    t, pos = self.table(), self.peak_positions(metric, n_boot, seed)
     layer = t[metric].idxmax()
     lo, hi = np.percentile(pos, 2.5, method="lower"), np.percentile(pos, 97.5, method="higher")
     return pd.Series(dict(label=self.label, metric=metric, layer=layer, value=t.loc[layer, metric],
@@ -174,7 +181,7 @@ def _units_line(self:ProbeResult) -> str:
 
 @patch
 def _repr_markdown_(self:ProbeResult):
-    a, t = self.peak(), self.table
+    a, t = self.peak(), self.table()
     s = self.peak("selectivity") if "selectivity" in t else None
     where = " ".join(x for x in (self.model, self.stack) if x)
     return (f"**ProbeResult** `{self.label}`{' on ' + where if where else ''}: {len(self.layers)} layers × "
@@ -206,6 +213,17 @@ def _probe_one(X,                 # one layer's states of the seed's subsample (
     ctl = fit_probe(Z[0], c[tr], Z[1], c[va], Z[2], c[te], Cs, max_iter)
     return {**out, "control": ctl["test"], "selectivity": real["test"] - ctl["test"], "control_C": ctl["C"]}
 
+# %% ../nbs/09_probing.ipynb #17b9e4b9
+PARALLEL_UNITS = 100_000      # layers × units × seeds from which probing runs in worker processes (one per thread of the plan)
+
+def _layer_rows(X, name, plans:dict, Cs, dims, max_iter) -> list:
+    "The rows of one layer `X` (all units, float32) under every seed's plan"
+    return [dict(layer=name, seed=s, **_probe_one(X[p["sub"]], p, Cs, dims, max_iter)) for s, p in plans.items()]
+
+def _workers(size:int) -> int:
+    "Worker processes for probing `size` layer × unit × seed fits: the thread plan's count for large jobs, else 1 (in process)"
+    return (_ACTIVE.get() or 1) if size >= PARALLEL_UNITS else 1
+
 # %% ../nbs/09_probing.ipynb #a6da078d
 def _check_inputs(H, labels, groups):
     "ValueError unless labels and groups are one per unit of H, complete, with at least two classes"
@@ -216,6 +234,7 @@ def _check_inputs(H, labels, groups):
     if len(np.unique(y)) < 2: raise ValueError(f"a probe needs at least two classes; every label is {y[0]!r}")
 
 # %% ../nbs/09_probing.ipynb #8b1edf58
+@uses_threads
 def probe_layers(H,                          # hidden states (layers, n, d): array, memmap, or list of (n, d)
                  labels, groups,             # a label and a document id per unit
                  seeds=(0, 1, 2, 3, 4),
@@ -230,11 +249,14 @@ def probe_layers(H,                          # hidden states (layers, n, d): arr
     "Probe every layer of H for `labels` over `seeds` on held-out documents, with control task and majority baseline"
     _check_inputs(H, labels, groups)
     t0, layers = time.perf_counter(), list(range(len(H))) if layers is None else list(layers)
-    plans = {s: _seed_plan(labels, groups, types, strata, s, max_units, control) for s in seeds}
-    rows = []
-    for i, name in enumerate(layers):
-        X = np.asarray(H[i], dtype=np.float32)                 # one layer in memory at a time
-        rows += [dict(layer=name, seed=s, **_probe_one(X[p["sub"]], p, Cs, dims, max_iter)) for s, p in plans.items()]
+    codes = np.unique(np.asarray(labels), return_inverse=True)[1]   # classes as their sorted positions: same fits, no string sorting
+    plans = {s: _seed_plan(codes, groups, types, strata, s, max_units, control) for s in seeds}
+    layer = lambda i: np.asarray(H[i], dtype=np.float32)                       # one layer in memory at a time
+    n = _workers(len(layers) * sum(len(p["sub"]) for p in plans.values()))
+    if n > 1: out = Parallel(n, backend="loky", inner_max_num_threads=1)(
+        delayed(_layer_rows)(layer(i), name, plans, Cs, dims, max_iter) for i, name in enumerate(layers))
+    else: out = [_layer_rows(layer(i), name, plans, Cs, dims, max_iter) for i, name in enumerate(layers)]
+    rows = [r for rs in out for r in rs]
     return ProbeResult(pd.DataFrame(rows), label, seconds=time.perf_counter() - t0)
 
 # %% ../nbs/09_probing.ipynb #4be30166
@@ -268,6 +290,7 @@ class _RowsOf:
     def __len__(self): return len(self.H)
     def __getitem__(self, l): return np.asarray(self.H[l][self.idx], dtype=np.float32)
 
+@uses_threads
 def probe(acts:Activations, label:str, # a column of acts.units: pos (token units), form/voice/clause, topic
           stack:str|None=None,
           smap:ScaleMap|None=None,     # probe the three scale representations of this map instead of layers
@@ -297,7 +320,7 @@ def crossover_table(results:dict,        # probe name (e.g. pos, form, topic) ->
     "Where each probe peaks (layer, band, 95% CI of the layer, P(expected band)), its accuracy and selectivity there"
     exp, rows = {**EXPECTED_BAND, **(expected or {})}, []
     for name, r in results.items():
-        a, t, e = r.peak("accuracy", n_boot), r.table, exp.get(name, exp.get(r.label))
+        a, t, e = r.peak("accuracy", n_boot), r.table(), exp.get(name, exp.get(r.label))
         bands = [_band(smap, r.layers[p]) for p in r.peak_positions("accuracy", n_boot)]
         s = r.peak("selectivity", n_boot) if "selectivity" in t else None
         rows.append(dict(probe=name, expected=e, layer=a.layer, band=_band(smap, a.layer), in_expected=_band(smap, a.layer) == e,
@@ -346,21 +369,24 @@ def crossover_verdict(results:dict, smap:ScaleMap, model:str="This model",
 BAND_COLORS = {"local": "#4C78A8", "intermediate": "#F58518", "global": "#54A24B"}
 PROBE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 
-def probe_figure(results:dict, # probe name -> per-layer ProbeResult
-                 smap:ScaleMap, title:str|None=None) -> go.Figure:
+def probe_figure(results:dict, # probe name -> ProbeResult (per layer, or per band when `smap` is None)
+                 smap:ScaleMap|None=None, # its bands are shaded behind per-layer curves
+                 title:str|None=None) -> go.Figure:
     "Accuracy (± sd), selectivity (dashed) and majority (dotted) per layer for each probe, with the bands shaded"
     fig = go.Figure()
-    for s, (lo, hi) in smap.ranges.items():
+    for s, (lo, hi) in (smap.ranges.items() if smap is not None else ()):
         fig.add_vrect(x0=lo - 0.5, x1=hi + 0.5, fillcolor=BAND_COLORS[s], opacity=0.10, line_width=0,
                       annotation_text=s, annotation_position="top left")
     for (name, r), c in zip(results.items(), PROBE_COLORS * 3):
-        if any(isinstance(l, str) for l in r.layers): raise ValueError(f"`{name}` is a per-band result; probe_figure draws per-layer results")
-        t, x = r.table, r.layers
+        if smap is not None and any(isinstance(l, str) for l in r.layers):
+            raise ValueError(f"`{name}` is a per-band result; probe_figure draws per-layer results over bands (pass smap=None)")
+        t, x = r.table(), r.layers
         fig.add_trace(go.Scatter(x=x, y=t.accuracy, error_y=dict(array=t.accuracy_sd.fillna(0), thickness=1), mode="lines+markers",
                                  line=dict(color=c), name=f"{name} accuracy", legendgroup=name))
         if "selectivity" in t: fig.add_trace(go.Scatter(x=x, y=t.selectivity, mode="lines", line=dict(color=c, dash="dash"),
                                                         name=f"{name} selectivity", legendgroup=name))
         fig.add_trace(go.Scatter(x=x, y=t.majority, mode="lines", line=dict(color=c, dash="dot", width=1),
                                  name=f"{name} majority", legendgroup=name))
-    return fig.update_layout(title=title or f"Layerwise probes ({smap.method} bands)", template="plotly_white", height=450,
-                             xaxis_title="hidden state (0 = embeddings)", yaxis_title="test accuracy / selectivity")
+    return fig.update_layout(title=title or "Layerwise probes" + (f" ({smap.method} bands)" if smap is not None else ""),
+                             template="plotly_white", height=450, xaxis_title="hidden state (0 = embeddings)",
+                             yaxis_title="test accuracy / selectivity")

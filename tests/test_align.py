@@ -77,3 +77,11 @@ def test_too_few_units_and_bad_direction_are_clear_errors(acts):
     tiny_splits = {"train": np.arange(5), "val": np.arange(5, 8), "test": np.arange(8, 12)}
     with pytest.raises(ValueError, match="too few units"):
         fit_alignment(acts, smap, splits=tiny_splits, progress=False)
+
+
+def test_shared_procrustes_start_and_fit_times(acts):
+    smap = scale_map(acts, "uniform")
+    al = fit_alignment(acts, smap, maps=("procrustes", "msma"), max_epochs=2, progress=False)
+    x, y = al.reps["global"][al.splits["train"]], al.reps["intermediate"][al.splits["train"]]
+    np.testing.assert_array_equal(al.maps["GI", "procrustes"].R, ProcrustesMap().fit(x, y).R)   # the shared start is the rung's own
+    assert set(al.seconds) == set(al.maps) and all(v >= 0 for v in al.seconds.values())

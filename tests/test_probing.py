@@ -7,7 +7,10 @@ import pytest
 from msma_lab.corpus import load_corpus
 from msma_lab.extract import extract
 from msma_lab.models import tiny_model
+from msma_lab.config import work_threads
+from msma_lab.results import Result
 from msma_lab.scales import ScaleMap
+import msma_lab.probing as probing
 from msma_lab.probing import (planted_layers, subsample_units, probe_splits, control_labels, fit_probe, probe_layers,
                               probe_bands, probe_rows, probe, mean_ci, crossover_table, crossover_verdict,
                               probe_figure)
@@ -41,7 +44,7 @@ def tiny_acts(tmp_path_factory):
 
 def test_planted_label_found_where_planted_and_nowhere_else(planted):
     H, y, docs, res = planted
-    t = res.table
+    t = res.table()
     assert res.peak().layer == 3 and res.peak().layer_low == res.peak().layer_high == 3
     assert t.accuracy[3] > 0.9
     others = t.drop(3)
@@ -55,7 +58,7 @@ def test_control_below_real_and_selectivity(planted):
     np.testing.assert_allclose(r.selectivity, r.accuracy - r.control)
     planted_layer = r[r.layer == 3]
     assert (planted_layer.control < planted_layer.accuracy - 0.3).all()
-    assert res.table.selectivity.idxmax() == 3
+    assert res.table().selectivity.idxmax() == 3
 
 
 def test_no_document_in_two_splits():
@@ -111,8 +114,8 @@ def test_type_control_is_memorisable():
     _, y, docs = planted_layers()
     wtype = rng.integers(0, 20, 600)
     H = (3 * rng.normal(size=(20, 16))[wtype] + rng.normal(size=(600, 16)))[None].astype(np.float32)
-    by_type = probe_layers(H, y, docs, seeds=SEEDS, types=wtype).table.control[0]
-    by_unit = probe_layers(H, y, docs, seeds=SEEDS).table.control[0]
+    by_type = probe_layers(H, y, docs, seeds=SEEDS, types=wtype).table().control[0]
+    by_unit = probe_layers(H, y, docs, seeds=SEEDS).table().control[0]
     assert by_type > by_unit + 0.2
 
 
@@ -152,7 +155,7 @@ def test_probe_on_activations(tiny_acts):
     r = probe(tok, "pos", seeds=(0, 1))
     assert r.layers == list(range(tok.n_hidden())) and r.label == "pos" and r.model == "tiny-gpt2"
     assert (r.runs[["n_train", "n_val", "n_test"]].sum(axis=1) == len(rows)).all()
-    assert (r.table.accuracy > r.table.majority).all()
+    assert (r.table().accuracy > r.table().majority).all()
     f = probe(sent, "form", seeds=(0, 1), control=False)
     assert "control" not in f.runs and "**ProbeResult** `form`" in f._repr_markdown_()
 
@@ -174,3 +177,23 @@ def test_probe_figure(crossover):
     assert {a.text for a in fig.layout.annotations} == {"local", "intermediate", "global"}
     dashes = [t.line.dash for t in fig.data]
     assert dashes.count("dash") == 3 and dashes.count("dot") == 3
+
+
+def test_worker_processes_give_the_same_rows(planted, monkeypatch):
+    H, y, docs, res = planted
+    monkeypatch.setattr(probing, "PARALLEL_UNITS", 0)                   # this small job too goes to worker processes
+    with work_threads(2):
+        assert probing._workers(1) == 2
+        par = probe_layers(H, y, docs, seeds=SEEDS)
+    pd.testing.assert_frame_equal(par.runs, res.runs)
+    with work_threads(1): assert probing._workers(10**9) == 1
+
+
+def test_probe_result_table_figure_and_exact_round_trip(planted, tmp_path):
+    *_, res = planted
+    assert res.table().index.name == "layer" and isinstance(res.figure(), go.Figure)
+    assert len(res.figure(SMAP9).layout.shapes) == 3
+    back = Result.load(res.save(tmp_path/"probe"))
+    assert type(back) is type(res) and back.label == res.label and back.layers == res.layers
+    pd.testing.assert_frame_equal(back.runs, res.runs)
+    pd.testing.assert_frame_equal(back.table(), res.table())

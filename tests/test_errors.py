@@ -2,6 +2,7 @@
 import errno, json, time
 import numpy as np
 import pytest
+from msma_lab.config import SettingsError
 import torch
 
 from msma_lab.config import MsmaError, find_settings, load_settings
@@ -137,7 +138,7 @@ def test_layer_and_stack_errors(tmp_path):
 # ---------------------------------------------------------------- argument validation
 
 def test_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="pooling='last' is for decoder models"):
+    with pytest.raises(ValueError, match="pooling = last is for decoder models"):
         extract(tiny_model("bert"), ["x y"], pooling="last", cache_root=tmp_path, progress=False)
     with pytest.raises(ValueError, match="padding_side must be 'left' or 'right'"):
         extract(tiny_model("gpt2"), ["x y"], padding_side="middle", cache_root=tmp_path, progress=False)
@@ -306,8 +307,8 @@ BAD_INPUTS = {  # name: (make(tmp, monkeypatch) -> call, exception type, words t
     "cache_root below a file": (lambda t, m: lambda: extract(tiny_model("gpt2"), ["Hi."], cache_root=_write(t / "afile", "x") / "sub",
                                                              progress=False),
                                 CacheError, ["{tmp}/afile is a file, not a folder"]),
-    "cache_dir setting is a file": (_settings_cache_dir_is_file, CacheError,
-                                    ["cannot use {tmp}/afile/activations", "is a file, not a folder", "cache_dir"]),
+    "cache_dir setting is a file": (_settings_cache_dir_is_file, SettingsError,
+                                    ["cache folder {tmp}/afile/activations cannot be made", "cache_dir"]),
 }
 
 

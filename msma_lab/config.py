@@ -13,7 +13,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['MsmaError', 'SettingsError', 'opt', 'Settings', 'setting_help', 'find_settings', 'check_settings', 'load_settings',
-           'resolve_device', 'cache_dir', 'usable_cores', 'thread_count', 'work_threads', 'uses_threads']
+           'resolve_device', 'cache_dir', 'usable_cores', 'thread_count', 'work_threads', 'planned_threads',
+           'uses_threads']
 
 # %% ../nbs/00_config.ipynb #cb6fb6bf
 class MsmaError(Exception):
@@ -210,6 +211,10 @@ def work_threads(threads="auto"):
         _ACTIVE.reset(token)
 
 # %% ../nbs/00_config.ipynb #d624f4d2
+def planned_threads() -> int|None:
+    "torch threads of the plan the caller is inside (`work_threads`), or None outside any plan"
+    return _ACTIVE.get()
+
 def uses_threads(f):
     "Decorator: `f` runs inside `work_threads()` unless a caller already set a plan (which then holds)"
     @functools.wraps(f)

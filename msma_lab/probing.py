@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from joblib import Parallel, delayed
-from .config import uses_threads, _ACTIVE
+from .config import uses_threads, planned_threads
 from .extract import Activations
 from .results import Result
 from .scales import SCALES, ScaleMap, scale_representations, split_units
@@ -222,7 +222,7 @@ def _layer_rows(X, name, plans:dict, Cs, dims, max_iter) -> list:
 
 def _workers(size:int) -> int:
     "Worker processes for probing `size` layer × unit × seed fits: the thread plan's count for large jobs, else 1 (in process)"
-    return (_ACTIVE.get() or 1) if size >= PARALLEL_UNITS else 1
+    return (planned_threads() or 1) if size >= PARALLEL_UNITS else 1
 
 # %% ../nbs/09_probing.ipynb #a6da078d
 def _check_inputs(H, labels, groups):

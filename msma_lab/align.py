@@ -8,6 +8,7 @@ Docs: https://msma-lab.github.io/msma_lab/align.html.md"""
 from __future__ import annotations
 import copy, json, math, time, warnings
 from dataclasses import dataclass, field
+from fastcore.basics import patch
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -195,6 +196,7 @@ class MSMAMap(CrossScaleMap):
                     epochs_run=getattr(self, "epochs_run", None), best_epoch=getattr(self, "best_epoch", None))
 
 # %% ../nbs/06_align.ipynb #0b2da35f
+@patch
 def _terms(self:MSMAMap, x, y, perm, fx=None):
     "The three loss terms (and the DV estimate) on one batch; `fx` = self.net(x) if already computed"
     fx = self.net(x) if fx is None else fx
@@ -202,8 +204,8 @@ def _terms(self:MSMAMap, x, y, perm, fx=None):
     li, mi = self.info.loss(fx, y, perm) if self.lambdas[1] else (torch.zeros((), device=x.device), torch.zeros(()))
     lc = curvature_loss(self.net.g, x) if self.lambdas[2] else torch.zeros((), device=x.device)
     return fx, dict(geo=lg, info=li, curv=lc), mi
-MSMAMap._terms = _terms
 
+# %% ../nbs/06_align.ipynb #4b8d75b4
 def _check_terms(terms:dict, total, step:int, start:float|None):
     "Raise AlignmentDiverged naming the step and the first term that is NaN/inf, or an exploding total"
     for k, v in terms.items():
@@ -212,7 +214,8 @@ def _check_terms(terms:dict, total, step:int, start:float|None):
         raise AlignmentDiverged(f"step {step}: L_total exploded ({total.item():.3g} from {start:.3g}); lower the learning rate")
 
 # %% ../nbs/06_align.ipynb #c6137393
-def _fit(self:MSMAMap, x, y, x_val=None, y_val=None, R=None):
+@patch
+def fit(self:MSMAMap, x, y, x_val=None, y_val=None, R=None):
     "Train on (x, y), early-stopping on (x_val, y_val); `R`: `procrustes_start(x, y)`, if already computed"
     torch.manual_seed(self.seed)
     gen = torch.Generator().manual_seed(self.seed)
@@ -247,9 +250,9 @@ def _fit(self:MSMAMap, x, y, x_val=None, y_val=None, R=None):
     self.net.load_state_dict(best_state)
     self.epochs_run, self.curves = epoch + 1, pd.DataFrame(rows)
     return self
-MSMAMap.fit = _fit
 
 # %% ../nbs/06_align.ipynb #b31e5488
+@patch
 def _val(self:MSMAMap, Xv, Yv, gen):
     "Validation losses (no gradient step; curvature needs autograd, so it is computed outside no_grad)"
     perm = torch.randperm(len(Xv), generator=gen).to(Xv.device)
@@ -261,12 +264,18 @@ def _val(self:MSMAMap, Xv, Yv, gen):
     c = curvature_loss(self.net.g, Xv[:256]).detach() if self.lambdas[2] else torch.zeros(())
     lam = self.lambdas
     return dict(total=(lam[0] * g - lam[1] * mi + lam[2] * c).item(), geo=g.item(), info=-mi.item(), curv=c.item(), mi=mi.item())
-MSMAMap._val = _val
 
-def _predict(self:MSMAMap, x):
+# %% ../nbs/06_align.ipynb #c0fea571
+@patch
+def predict(self:MSMAMap, x) -> np.ndarray:
+    "f(x) in standardised target coordinates (float32)"
     with torch.no_grad(): return self.net(torch.as_tensor(np.asarray(x, np.float32), device=self.device)).cpu().numpy()
-MSMAMap.predict = _predict
-MSMAMap.arrays = lambda self: {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+
+# %% ../nbs/06_align.ipynb #e2250174
+@patch
+def arrays(self:MSMAMap) -> dict:
+    "The trained network's parameters as numpy arrays (what `save_alignment` writes)"
+    return {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
 
 # %% ../nbs/06_align.ipynb #7bb62384
 def loss_description(info:str="mine") -> str:

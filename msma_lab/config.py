@@ -13,8 +13,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['MsmaError', 'SettingsError', 'opt', 'Settings', 'setting_help', 'find_settings', 'check_settings', 'load_settings',
-           'resolve_device', 'cache_dir', 'usable_cores', 'thread_count', 'work_threads', 'planned_threads',
-           'uses_threads']
+           'resolve_device', 'cache_dir', 'usable_cores', 'thread_count', 'worker_count', 'work_threads',
+           'planned_threads', 'planned_workers', 'uses_threads', 'run_pieces']
 
 # %% ../nbs/00_config.ipynb #cb6fb6bf
 class MsmaError(Exception):
@@ -55,7 +55,7 @@ class Settings:
     compare:str = opt("minilm-l6", "models analysed beside `model` (comma-separated; `none` for none)", many=True)
     token_docs_per_topic:int = opt(8, "documents per topic extracted per token for the POS probe; 0 = all")
     views:str = opt("umap", "2-D maps of each scale", ("umap", "pca", "none"))
-    threads:str = opt("auto", "torch threads for the work: auto (one core fewer than the usable ones, at most $OMP_NUM_THREADS) or a number")
+    threads:str = opt("auto", "threads for the work: auto (torch one core fewer than the usable ones, worker processes one per core; at most $OMP_NUM_THREADS) or a number (both)")
 
 # %% ../nbs/00_config.ipynb #7d6f74ea
 def setting_help(name:str) -> str:
@@ -188,21 +188,29 @@ def usable_cores() -> int:
     return n
 
 # %% ../nbs/00_config.ipynb #c19c4761
-def thread_count(threads="auto") -> int:
-    "torch threads for `threads`: a number, or auto = one core fewer than the usable ones (at least 1, at most $OMP_NUM_THREADS)"
-    if str(threads) != "auto": return max(1, int(threads))
-    n, env = max(1, usable_cores() - 1), os.environ.get("OMP_NUM_THREADS", "").strip()
+def _env_cap(n:int) -> int:
+    "`n`, capped by a positive $OMP_NUM_THREADS"
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
     return min(n, int(env)) if env.isdigit() and int(env) > 0 else n
 
+def thread_count(threads="auto") -> int:
+    "torch threads for `threads`: a number, or auto = one core fewer than the usable ones (at least 1, at most $OMP_NUM_THREADS)"
+    return max(1, int(threads)) if str(threads) != "auto" else _env_cap(max(1, usable_cores() - 1))
+
+def worker_count(threads="auto") -> int:
+    "Single-threaded worker processes for `threads`: a number, or auto = every usable core (at most $OMP_NUM_THREADS)"
+    return max(1, int(threads)) if str(threads) != "auto" else _env_cap(usable_cores())
+
 # %% ../nbs/00_config.ipynb #fe47969b
-_ACTIVE = contextvars.ContextVar("msma_threads", default=None)
+_ACTIVE = contextvars.ContextVar("msma_threads", default=None)     # (torch threads, worker processes) of the plan in force
 
 @contextmanager
 def work_threads(threads="auto"):
-    "Within the block: torch runs `thread_count(threads)` threads, numpy/scipy's BLAS one; both restored after"
+    "Within the block: torch runs `thread_count(threads)` threads, numpy/scipy's BLAS one, pieces of work `worker_count(threads)` processes"
     import torch
     from threadpoolctl import threadpool_limits
-    n, before, token = thread_count(threads), torch.get_num_threads(), _ACTIVE.set(thread_count(threads))
+    n, before = thread_count(threads), torch.get_num_threads()
+    token = _ACTIVE.set((n, worker_count(threads)))
     torch.set_num_threads(n)
     try:
         with threadpool_limits(1, user_api="blas"): yield n
@@ -213,7 +221,13 @@ def work_threads(threads="auto"):
 # %% ../nbs/00_config.ipynb #d624f4d2
 def planned_threads() -> int|None:
     "torch threads of the plan the caller is inside (`work_threads`), or None outside any plan"
-    return _ACTIVE.get()
+    p = _ACTIVE.get()
+    return None if p is None else p[0]
+
+def planned_workers() -> int:
+    "Worker processes the plan the caller is inside allows for independent pieces of work (1 outside any plan)"
+    p = _ACTIVE.get()
+    return 1 if p is None else p[1]
 
 def uses_threads(f):
     "Decorator: `f` runs inside `work_threads()` unless a caller already set a plan (which then holds)"
@@ -222,3 +236,11 @@ def uses_threads(f):
         if _ACTIVE.get() is not None: return f(*args, **kw)
         with work_threads(): return f(*args, **kw)
     return _f
+
+# %% ../nbs/00_config.ipynb #458b1075
+def run_pieces(calls:list, n:int|None=None):
+    "Results of joblib `delayed` `calls`, in order, as they finish: in `n` (default `planned_workers()`) single-threaded worker processes, or here for 1"
+    n = min(planned_workers() if n is None else n, len(calls))
+    if n <= 1: return (f(*a, **k) for f, a, k in calls)
+    from joblib import Parallel      # deferred: only work that splits into pieces needs it
+    return Parallel(n, backend="loky", inner_max_num_threads=1, return_as="generator")(calls)

@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from .metrics import gaussian_kl, linear_cka, mutual_information, shuffled_null
 from .scales import ScaleMap, scale_representations
-from .config import uses_threads
+from joblib import delayed
+from .config import uses_threads, run_pieces
 
 # %% auto #0
 __all__ = ['MIN_UNITS', 'layer_information', 'information_figure']
@@ -44,6 +45,12 @@ def _kl_floor(x, seed):
     p = np.random.default_rng(seed).permutation(len(x))
     return _diag_kl(x[p[: len(x) // 2]], x[p[len(x) // 2:]])[0]
 
+# %% ../nbs/09a_information.ipynb #d9f537a4
+def _layer_rows(l:int, band:str, x, xr, refs:dict, seed:int, n_null:int) -> list:
+    "The rows of layer `l` (standardised `x`, raw `xr`) against each reference: name -> (standardised, raw)"
+    floor = _kl_floor(xr, seed)
+    return [dict(layer=l, reference=ref, band=band, kl_floor=floor, **_pair_stats(x, y, xr, yr, seed, n_null)) for ref, (y, yr) in refs.items()]
+
 # %% ../nbs/09a_information.ipynb #f2621671
 MIN_UNITS = 20
 
@@ -56,13 +63,10 @@ def layer_information(acts, smap:ScaleMap, max_units:int=1000, seed:int=0, n_nul
     raw_bands = {s: x[idx] for s, x in scale_representations(acts, smap).items()}
     raw = [np.asarray(acts.layer(l, smap.stack)[idx], dtype=np.float32) for l in range(smap.n_hidden)]
     H, bands = [_z(x) for x in raw], {s: _z(x) for s, x in raw_bands.items()}
-    rows = []
-    for l, x in enumerate(H):
-        floor = _kl_floor(raw[l], seed)
-        refs = ({"next": (H[l + 1], raw[l + 1])} if l + 1 < len(H) else {}) | {s: (b, raw_bands[s]) for s, b in bands.items()}
-        for ref, (y, yr) in refs.items():
-            rows.append(dict(layer=l, reference=ref, band=smap.band_of(l), kl_floor=floor, **_pair_stats(x, y, raw[l], yr, seed, n_null)))
-    return pd.DataFrame(rows)
+    refs = lambda l: ({"next": (H[l + 1], raw[l + 1])} if l + 1 < len(H) else {}) | {s: (b, raw_bands[s]) for s, b in bands.items()}
+    jobs = [delayed(_layer_rows)(l, smap.band_of(l), H[l], raw[l], refs(l), seed, n_null) for l in range(len(H))]
+    out = run_pieces(jobs, None if len(H) > 2 else 1)       # layers are independent: one worker process per core
+    return pd.DataFrame([r for rows in out for r in rows])
 
 # %% ../nbs/09a_information.ipynb #2072a221
 class _ArrayActs:

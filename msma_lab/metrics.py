@@ -200,7 +200,7 @@ def gaussian_kl(x, y, kind:str="full") -> float:
         if (vx <= 0).any() or (vy <= 0).any(): raise ValueError("a feature is constant: its diagonal Gaussian is degenerate")
         return kl_normal(x.mean(0), vx, y.mean(0), vy)
     if kind != "full": raise ValueError(f"kind must be 'full' or 'diag', not {kind!r}")
-    return kl_normal(x.mean(0), LedoitWolf().fit(x).covariance_, y.mean(0), LedoitWolf().fit(y).covariance_)
+    return kl_normal(x.mean(0), LedoitWolf(store_precision=False).fit(x).covariance_, y.mean(0), LedoitWolf(store_precision=False).fit(y).covariance_)
 
 # %% ../nbs/04_metrics.ipynb #63e704b4
 def knn_kl(x, y, k:int=5) -> float:

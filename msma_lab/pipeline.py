@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 import msma_lab
-from .config import MsmaError, Settings, SettingsError, cache_dir, check_settings, work_threads
+from .config import MsmaError, Settings, SettingsError, cache_dir, check_settings, work_threads, planned_workers
 from .results import Failed, Result, folder_checksums
 from .corpus import load_corpus
 from .models import load_model
@@ -303,7 +303,7 @@ def comparison_stage(models:list) -> Result:
                       pd.concat(att, ignore_index=True) if att else pd.DataFrame(columns=["model", "depth", "entropy", "sink"]), fams)
 
 # %% ../nbs/80_pipeline.ipynb #a5df31ee
-STAGE_VERSION = 1         # bump when a stage's computation changes: every cached stage result is then recomputed
+STAGE_VERSION = 2         # bump when a stage's computation changes: every cached stage result is then recomputed
 
 def stage_key(stage:str, **inputs) -> str:
     "A 16-hex key of `stage` and its `inputs` (JSON-able), msma_lab's version and `STAGE_VERSION`"
@@ -501,7 +501,7 @@ def run_pipeline(cfg:Settings, only=None, skip=None, # stage names (see STAGES)
     if cfg.docs_per_topic: corpus = corpus.take(cfg.docs_per_topic)
     log(f"corpus: {corpus.name}, {len(corpus.docs)} documents, {len(corpus.sentences)} sentences")
     with work_threads(cfg.threads) as n:
-        log(f"threads: torch {n}, BLAS 1 ({'settings: threads = ' + str(cfg.threads) if cfg.threads != 'auto' else 'auto'})")
+        log(f"threads: torch {n}, BLAS 1, worker processes {planned_workers()} ({'settings: threads = ' + str(cfg.threads) if cfg.threads != 'auto' else 'auto'})")
         lms = []
         for spec in [cfg.model, *_compare_models(cfg)]:     # every model loads before any long work: a typo costs seconds
             t = time.time()

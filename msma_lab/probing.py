@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from joblib import Parallel, delayed
-from .config import uses_threads, planned_threads
+from .config import uses_threads, planned_workers
 from .extract import Activations
 from .results import Result
 from .scales import SCALES, ScaleMap, scale_representations, split_units
@@ -214,7 +214,7 @@ def _probe_one(X,                 # one layer's states of the seed's subsample (
     return {**out, "control": ctl["test"], "selectivity": real["test"] - ctl["test"], "control_C": ctl["C"]}
 
 # %% ../nbs/09_probing.ipynb #17b9e4b9
-PARALLEL_UNITS = 100_000      # layers × units × seeds from which probing runs in worker processes (one per thread of the plan)
+PARALLEL_UNITS = 100_000      # layers × units × seeds from which probing runs in worker processes (as many as the thread plan allows)
 
 def _layer_rows(X, name, plans:dict, Cs, dims, max_iter) -> list:
     "The rows of one layer `X` (all units, float32) under every seed's plan"
@@ -222,7 +222,7 @@ def _layer_rows(X, name, plans:dict, Cs, dims, max_iter) -> list:
 
 def _workers(size:int) -> int:
     "Worker processes for probing `size` layer × unit × seed fits: the thread plan's count for large jobs, else 1 (in process)"
-    return (planned_threads() or 1) if size >= PARALLEL_UNITS else 1
+    return planned_workers() if size >= PARALLEL_UNITS else 1
 
 # %% ../nbs/09_probing.ipynb #a6da078d
 def _check_inputs(H, labels, groups):

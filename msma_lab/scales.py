@@ -16,7 +16,8 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from .extract import ATTN_STATS, Activations
 from .metrics import _hsic, as_samples, effective_rank
-from .config import uses_threads
+from joblib import delayed
+from .config import uses_threads, run_pieces
 from .results import Result
 from dataclasses import dataclass
 
@@ -379,6 +380,13 @@ def view_2d(x,                    # one scale's representation (units, d)
     xy, used = embed_2d(x, method, seed)
     return view_figure(xy, labels, hover, used, title)
 
+# %% ../nbs/05_scales.ipynb #6b12ceed
+def _embed_scale(x, method:str, standardize:bool, seed:int) -> tuple:
+    "`embed_2d` of one scale's units (float64, z-scored per dimension if `standardize`)"
+    x = np.asarray(x, np.float64)
+    if standardize: x = (x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1)
+    return embed_2d(x, method, seed)
+
 # %% ../nbs/05_scales.ipynb #91b6258b
 VIEW_LABELS = ("topic", "form", "voice", "clause", "pos")
 
@@ -412,11 +420,10 @@ def scale_views(acts:Activations, smap:ScaleMap,
     if not labels: raise ValueError(f"the units carry none of the labels {', '.join(VIEW_LABELS)}; pass `labels=` columns of acts.units")
     idx = _unit_sample(len(u), max_units, seed)
     hover = (u["text"] if "text" in u else u["unit_id"]).iloc[idx].str.slice(0, 160).tolist()
-    coords, used, name = {}, method, acts.manifest['model']['name']
-    for s, x in scale_representations(acts, smap).items():
-        x = x[idx].astype(np.float64)
-        if standardize: x = (x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1)
-        coords[s], used = embed_2d(x, method, seed)
+    name, reps = acts.manifest['model']['name'], scale_representations(acts, smap)
+    jobs = [delayed(_embed_scale)(x[idx], method, standardize, seed) for x in reps.values()]
+    out = list(run_pieces(jobs, None if method == "umap" else 1))      # scales are independent: a worker process each
+    coords, used = {s: xy for s, (xy, _) in zip(reps, out)}, out[-1][1]
     titles = {s: f"{name}: {s} scale, hidden states {lo}–{hi}" for s, (lo, hi) in smap.ranges.items()}
     labs = pd.DataFrame({c: u[c].iloc[idx].fillna("—").astype(str).to_numpy() for c in labels})
     return ScaleViews(coords, labs, hover, used, titles, name, smap.stack)

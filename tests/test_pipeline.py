@@ -7,7 +7,14 @@ from threadpoolctl import threadpool_info
 
 import msma_lab.pipeline as pl
 from msma_lab.cli import main
-from msma_lab.config import load_settings, usable_cores
+from msma_lab.config import load_settings, usable_cores, work_threads, planned_workers
+from msma_lab.corpus import load_corpus
+from msma_lab.evaluate import alignment_runs
+from msma_lab.extract import extract
+from msma_lab.models import tiny_model
+from msma_lab.scales import scale_map, scale_views
+from msma_lab.information import layer_information
+import numpy as np
 from msma_lab.report import write_run_report
 
 ARGS = dict(model="tiny-gpt2", compare="tiny-bert", docs_per_topic=3, seeds=(0, 1), views="pca")
@@ -92,10 +99,11 @@ def test_a_damaged_stage_cache_is_found_and_recomputed(cfg, counted, tmp_path):
 
 
 def test_threads_never_exceed_the_cores(cfg, monkeypatch):
-    seen = []
+    seen, workers = [], []
     f = pl.summary_stage
     def spy(*a, **kw):
         seen.append((torch.get_num_threads(), [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]))
+        workers.append(planned_workers())
         return f(*a, **kw)
     monkeypatch.setattr(pl, "summary_stage", spy)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)            # as a user runs it: no variables set
@@ -105,11 +113,28 @@ def test_threads_never_exceed_the_cores(cfg, monkeypatch):
     for n_torch, blas in seen:
         assert n_torch == max(1, usable_cores() - 1) and set(blas) <= {1}           # one core left free
         assert n_torch + sum(b - 1 for b in blas) <= usable_cores() <= os.cpu_count()
+    assert set(workers) == {usable_cores()}                            # single-threaded worker processes: one per core
     assert torch.get_num_threads() == before                           # restored after the run
     monkeypatch.setenv("OMP_NUM_THREADS", "1")                         # a test runner's bound is honoured
     seen.clear()
     pl.run_pipeline(cfg, only=["summary"], fresh=True, progress=False, log=quiet())
-    assert {s[0] for s in seen} == {1}
+    assert {s[0] for s in seen} == {1} and set(workers[2:]) == {1}
+
+
+def test_worker_processes_compute_what_one_process_computes(tmp_path):
+    "Alignment seeds, information layers and view scales in 2 single-threaded workers: exactly the results of one process, in order"
+    acts = extract(tiny_model("llama"), load_corpus().take(6), cache_root=tmp_path, progress=False)
+    smap = scale_map(acts, "uniform")
+    kw = dict(seeds=(2, 0, 1), maps=("identity", "procrustes", "ridge", "msma"), ablations=False, progress=False, max_epochs=3)
+    with work_threads(1): one = alignment_runs(acts, smap, **kw)
+    with work_threads(2): two = alignment_runs(acts, smap, **kw)
+    timing = ["fit_s", "metric_s"]
+    assert list(one.seed.unique()) == [2, 0, 1] and len(one) == 3 * 2 * 4
+    assert one.drop(columns=timing).equals(two.drop(columns=timing))
+    with work_threads(1): info1, views1 = layer_information(acts, smap), scale_views(acts, smap, method="umap")
+    with work_threads(2): info2, views2 = layer_information(acts, smap), scale_views(acts, smap, method="umap")
+    assert info1.equals(info2) and len(info1) > 3
+    assert views1.used == views2.used and all(np.array_equal(views1.coords[s], views2.coords[s]) for s in views1.coords)
 
 
 def test_ctrl_c_is_one_line_and_keeps_the_caches(cfg, monkeypatch, tmp_path, capsys):

@@ -224,9 +224,9 @@ def _seed_rows(al, seed:int, mi_methods) -> list:
                                                    fit_s=al.seconds.get((d, n), np.nan), metric_s=each)
             for (d, n), m in al.maps.items()]
 
-def _seed_job(acts, smap, seed:int, maps, ablations:bool, directions, mi_methods, fit_kw:dict) -> list:
-    "One seed's whole job: fit the ladder, then measure it (what a worker process runs)"
-    al = fit_alignment(acts, smap, maps=maps, seed=seed, ablations=ablations, directions=directions, progress=False, **fit_kw)
+def _piece(acts, smap, seed:int, direction:str, maps, ablations:bool, mi_methods, fit_kw:dict) -> list:
+    "One seed × direction: fit the ladder, then measure it (a piece of work a worker process runs on its own)"
+    al = fit_alignment(acts, smap, maps=maps, seed=seed, ablations=ablations, directions=(direction,), progress=False, **fit_kw)
     return _seed_rows(al, seed, mi_methods)
 
 @uses_threads
@@ -237,16 +237,13 @@ def alignment_runs(acts, smap, seeds=(0, 1, 2, 3, 4), maps=LADDER, ablations:boo
     if fit_kw.get("lambdas") is None:
         cfg = load_settings()
         fit_kw["lambdas"] = (cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv)
-    seeds = list(seeds)
-    n = min(planned_workers(), len(seeds)) if resolve_device(fit_kw.get("device")) == "cpu" else 1
-    bar = tqdm(total=len(seeds), desc="seeds", disable=not progress)
-    if n == 1: jobs = ((acts, s, fit_kw) for s in seeds)
-    else:       # seeds in single-threaded worker processes: each seed computes what it computes alone
-        jobs = ((None, s, fit_kw | {"splits": fit_kw.get("splits") or unit_splits(acts.units, seed=s)}) for s in seeds)
-    run = [delayed(_seed_job)(a, smap, s, maps, ablations, directions, mi_methods, kw) for a, s, kw in jobs]
-    out = run_pieces(run, n)
-    rows = []
-    for r in out: rows += r; bar.update()
+    pieces = [(s, d) for s in seeds for d in directions]          # independent: each fits and measures on its own
+    n = min(planned_workers(), len(pieces)) if resolve_device(fit_kw.get("device")) == "cpu" else 1
+    split = lambda s: fit_kw | {"splits": fit_kw.get("splits") or unit_splits(acts.units, seed=s)}   # workers get no acts
+    run = [delayed(_piece)(acts if n == 1 else None, smap, s, d, maps, ablations, mi_methods, fit_kw if n == 1 else split(s))
+           for s, d in pieces]
+    rows, bar = [], tqdm(total=len(pieces), desc="seeds × directions", disable=not progress)
+    for r in run_pieces(run, n): rows += r; bar.update()
     bar.close()
     return pd.DataFrame(rows)
 

@@ -415,18 +415,20 @@ class Activations:
 # %% ../nbs/03_extract.ipynb #a5a31428
 def token_units(lm:LoadedModel, texts:pd.DataFrame, segs:list, words:pd.DataFrame) -> pd.DataFrame:
     "One row per kept token of every text, labelled with the corpus word it overlaps"
-    wl = {k: g.sort_values("word_index") for k, g in words.groupby("sent_id")} if len(words) else {}
-    rows = []
+    cols = ["start", "end", "word_index", "word", "pos"]          # per sentence, as arrays: one overlap test per token
+    wl = {k: [g[c].to_numpy() for c in cols] for k, g in words.sort_values("word_index").groupby("sent_id")} if len(words) else {}
+    rows, count = [], {}                          # count: tokens kept so far per text (the t<k> of its unit ids)
     for s in segs:
         t = texts.iloc[s.text_index]
         ws = wl.get(t.get("sent_id"))
         for ident, (a, e), k in zip(s.ids, s.offsets, s.keep):
             if not k: continue
-            r = dict(unit_id=f"{t.unit_id}/t{sum(1 for x in rows if x['text_index'] == s.text_index)}", text_index=s.text_index,
+            j = count[s.text_index] = count.get(s.text_index, -1) + 1
+            r = dict(unit_id=f"{t.unit_id}/t{j}", text_index=s.text_index,
                      sent_id=t.get("sent_id"), doc_id=t.doc_id, token=lm.tokenizer.convert_ids_to_tokens(ident), start=a, end=e)
             if ws is not None:
-                hit = ws[(ws.start < max(e, a + 1)) & (ws.end > a)]
-                if len(hit): r.update(word_index=int(hit.word_index.iloc[0]), word=hit.word.iloc[0], pos=hit.pos.iloc[0])
+                hit = np.flatnonzero((ws[0] < max(e, a + 1)) & (ws[1] > a))      # the first corpus word the token overlaps
+                if len(hit): r.update(word_index=int(ws[2][hit[0]]), word=ws[3][hit[0]], pos=ws[4][hit[0]])
             rows.append(r)
     df = pd.DataFrame(rows)
     if "word_index" in df: df["first_subword"] = ~df.duplicated(["text_index", "word_index"]) & df.word_index.notna()

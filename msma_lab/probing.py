@@ -92,11 +92,12 @@ def _standardise(train, *others, dims:int|None=128):
 # %% ../nbs/09_probing.ipynb #979edc74
 def fit_probe(Xtr, ytr, Xva, yva, Xte, yte,
               Cs=(0.01, 0.1, 1.0, 10.0),  # inverse L2 strengths, tried from strongest to weakest
-              max_iter:int=300) -> dict:
+              max_iter:int=300,
+              tol:float=1e-3) -> dict:     # lbfgs's stopping tolerance (scikit-learn's default is 1e-4; see above)
     "Logistic probe with C chosen on validation accuracy: its C and its validation and test accuracy"
     if len(np.unique(ytr)) < 2:                        # nothing to learn: predict the only training class
         return dict(C=np.nan, val=float(np.mean(yva == ytr[0])), test=float(np.mean(yte == ytr[0])))
-    clf, best = LogisticRegression(max_iter=max_iter, warm_start=True), dict(val=-1.0)
+    clf, best = LogisticRegression(max_iter=max_iter, tol=tol, warm_start=True), dict(val=-1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for C in sorted(Cs):
@@ -200,25 +201,25 @@ def _seed_plan(labels, groups, types, strata, seed:int, max_units:int, control:b
 
 # %% ../nbs/09_probing.ipynb #03d270bb
 def _probe_one(X,                 # one layer's states of the seed's subsample (n, d)
-               plan:dict, Cs, dims, max_iter) -> dict:
+               plan:dict, Cs, dims, max_iter, tol=1e-3) -> dict:
     "Probe and control probe on one layer under one seed's plan: test accuracies, majority, chosen C"
     sp, y = plan["split"], plan["y"]
     tr, va, te = sp["train"], sp["val"], sp["test"]
     Z = _standardise(X[tr], X[va], X[te], dims=dims)
-    real = fit_probe(Z[0], y[tr], Z[1], y[va], Z[2], y[te], Cs, max_iter)
+    real = fit_probe(Z[0], y[tr], Z[1], y[va], Z[2], y[te], Cs, max_iter, tol)
     out = dict(accuracy=real["test"], C=real["C"], majority=pd.Series(y[te]).value_counts(normalize=True).iloc[0],
                n_train=len(tr), n_val=len(va), n_test=len(te))
     if plan["control"] is None: return out
     c = plan["control"]
-    ctl = fit_probe(Z[0], c[tr], Z[1], c[va], Z[2], c[te], Cs, max_iter)
+    ctl = fit_probe(Z[0], c[tr], Z[1], c[va], Z[2], c[te], Cs, max_iter, tol)
     return {**out, "control": ctl["test"], "selectivity": real["test"] - ctl["test"], "control_C": ctl["C"]}
 
 # %% ../nbs/09_probing.ipynb #17b9e4b9
 PARALLEL_UNITS = 100_000      # layers × units × seeds from which probing runs in worker processes (as many as the thread plan allows)
 
-def _layer_rows(X, name, plans:dict, Cs, dims, max_iter) -> list:
+def _layer_rows(X, name, plans:dict, Cs, dims, max_iter, tol) -> list:
     "The rows of one layer `X` (all units, float32) under every seed's plan"
-    return [dict(layer=name, seed=s, **_probe_one(X[p["sub"]], p, Cs, dims, max_iter)) for s, p in plans.items()]
+    return [dict(layer=name, seed=s, **_probe_one(X[p["sub"]], p, Cs, dims, max_iter, tol)) for s, p in plans.items()]
 
 def _workers(size:int) -> int:
     "Worker processes for probing `size` layer × unit × seed fits: the thread plan's count for large jobs, else 1 (in process)"
@@ -245,7 +246,7 @@ def probe_layers(H,                          # hidden states (layers, n, d): arr
                  strata=None,                # a per-document label to balance across splits (e.g. topic)
                  dims:int|None=128,          # PCA dimensions after standardising (None: no PCA)
                  layers=None,                # names of the layers (default 0..L-1)
-                 max_iter:int=300, label:str="label") -> ProbeResult:
+                 max_iter:int=300, tol:float=1e-3, label:str="label") -> ProbeResult:
     "Probe every layer of H for `labels` over `seeds` on held-out documents, with control task and majority baseline"
     _check_inputs(H, labels, groups)
     t0, layers = time.perf_counter(), list(range(len(H))) if layers is None else list(layers)
@@ -254,8 +255,8 @@ def probe_layers(H,                          # hidden states (layers, n, d): arr
     layer = lambda i: np.asarray(H[i], dtype=np.float32)                       # one layer in memory at a time
     n = _workers(len(layers) * sum(len(p["sub"]) for p in plans.values()))
     if n > 1: out = Parallel(n, backend="loky", inner_max_num_threads=1)(
-        delayed(_layer_rows)(layer(i), name, plans, Cs, dims, max_iter) for i, name in enumerate(layers))
-    else: out = [_layer_rows(layer(i), name, plans, Cs, dims, max_iter) for i, name in enumerate(layers)]
+        delayed(_layer_rows)(layer(i), name, plans, Cs, dims, max_iter, tol) for i, name in enumerate(layers))
+    else: out = [_layer_rows(layer(i), name, plans, Cs, dims, max_iter, tol) for i, name in enumerate(layers)]
     rows = [r for rs in out for r in rs]
     return ProbeResult(pd.DataFrame(rows), label, seconds=time.perf_counter() - t0)
 

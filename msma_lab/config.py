@@ -238,9 +238,10 @@ def uses_threads(f):
     return _f
 
 # %% ../nbs/00_config.ipynb #458b1075
-def run_pieces(calls:list, n:int|None=None):
-    "Results of joblib `delayed` `calls`, in order, as they finish: in `n` (default `planned_workers()`) single-threaded worker processes, or here for 1"
-    n = min(planned_workers() if n is None else n, len(calls))
+def run_pieces(calls, n:int|None=None):
+    "Results of joblib `delayed` `calls` (any iterable, consumed lazily), in order: in `n` (default `planned_workers()`) single-threaded worker processes, or here for 1"
+    n = planned_workers() if n is None else n
+    if hasattr(calls, "__len__"): n = min(n, len(calls))
     if n <= 1: return (f(*a, **k) for f, a, k in calls)
     from joblib import Parallel      # deferred: only work that splits into pieces needs it
     return Parallel(n, backend="loky", inner_max_num_threads=1, return_as="generator")(calls)

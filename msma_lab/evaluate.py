@@ -238,10 +238,9 @@ def alignment_runs(acts, smap, seeds=(0, 1, 2, 3, 4), maps=LADDER, ablations:boo
         cfg = load_settings()
         fit_kw["lambdas"] = (cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv)
     pieces = [(s, d) for s in seeds for d in directions]          # independent: each fits and measures on its own
-    n = min(planned_workers(), len(pieces)) if resolve_device(fit_kw.get("device")) == "cpu" else 1
-    split = lambda s: fit_kw | {"splits": fit_kw.get("splits") or unit_splits(acts.units, seed=s)}   # workers get no acts
-    run = [delayed(_piece)(acts if n == 1 else None, smap, s, d, maps, ablations, mi_methods, fit_kw if n == 1 else split(s))
-           for s, d in pieces]
+    n = planned_workers() if resolve_device(fit_kw.get("device")) == "cpu" else 1   # one GPU: pieces in turn
+    splits = {s: fit_kw.get("splits") or unit_splits(acts.units, seed=s) for s in seeds}    # here: a piece needs no acts
+    run = [delayed(_piece)(None, smap, s, d, maps, ablations, mi_methods, fit_kw | {"splits": splits[s]}) for s, d in pieces]
     rows, bar = [], tqdm(total=len(pieces), desc="seeds × directions", disable=not progress)
     for r in run_pieces(run, n): rows += r; bar.update()
     bar.close()

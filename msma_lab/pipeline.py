@@ -21,7 +21,7 @@ from .models import load_model
 from .extract import Activations, extract
 from .metrics import effective_rank, is_constant, linear_cka
 from .calibration import calibrate_mi, calibrate_kl, calibrated_range, calibration_figure
-from .scales import SCALES, ScaleMap, cka_heatmap, cka_matrix, segment_layers, manifold_diagnostics, scale_map, scale_representations, scale_views, split_units
+from .scales import ScaleMap, cka_heatmap, cka_matrix, manifold_diagnostics, scale_map, scale_representations, scale_views, split_units
 from .evaluate import AlignmentReport, alignment_report
 from .attention import layer_profile, sink_heads, attention_summaries
 from .probing import crossover_table, probe, probe_rows
@@ -122,7 +122,7 @@ class ScalesOverview(Result):
 def scales_stage(acts:Activations, stack:str, methods=("paper", "uniform", "cka"), max_units:int=1000) -> ScalesOverview:
     "Stage `scales`: bands of `stack` by each of `methods`, CKA matrix, per-scale diagnostics (of `methods[0]`)"
     cka = cka_matrix(acts, stack, max_units=max_units)       # once: the 'cka' method segments this same matrix
-    maps = {m: ScaleMap(dict(zip(SCALES, segment_layers(cka))), len(cka), stack, "cka") if m == "cka" else scale_map(acts, m, stack) for m in methods}
+    maps = {m: scale_map(acts, m, stack, **({"sim": cka} if m == "cka" else {})) for m in methods}
     parts = pd.DataFrame([dict(method=m, **{s: f"{r[0]}–{r[1]}" for s, r in sm.ranges.items()}) for m, sm in maps.items()])
     diag = manifold_diagnostics(scale_representations(acts, maps[methods[0]])).reset_index()
     return ScalesOverview(parts, cka, diag, maps[methods[0]], acts.manifest["model"]["name"])

@@ -16,8 +16,8 @@ from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from joblib import Parallel, delayed
-from .config import uses_threads, planned_workers
+from joblib import delayed
+from .config import uses_threads, planned_workers, run_pieces
 from .extract import Activations
 from .results import Result
 from .scales import SCALES, ScaleMap, scale_representations, split_units
@@ -254,9 +254,7 @@ def probe_layers(H,                          # hidden states (layers, n, d): arr
     plans = {s: _seed_plan(codes, groups, types, strata, s, max_units, control) for s in seeds}
     layer = lambda i: np.asarray(H[i], dtype=np.float32)                       # one layer in memory at a time
     n = _workers(len(layers) * sum(len(p["sub"]) for p in plans.values()))
-    if n > 1: out = Parallel(n, backend="loky", inner_max_num_threads=1)(
-        delayed(_layer_rows)(layer(i), name, plans, Cs, dims, max_iter, tol) for i, name in enumerate(layers))
-    else: out = [_layer_rows(layer(i), name, plans, Cs, dims, max_iter, tol) for i, name in enumerate(layers)]
+    out = run_pieces((delayed(_layer_rows)(layer(i), name, plans, Cs, dims, max_iter, tol) for i, name in enumerate(layers)), n)
     rows = [r for rs in out for r in rs]
     return ProbeResult(pd.DataFrame(rows), label, seconds=time.perf_counter() - t0)
 

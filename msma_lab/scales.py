@@ -195,9 +195,11 @@ def segment_layers(sim, # (n, n) similarity between layers
     return [list(range(i, j)) for i, j in zip(cuts, cuts[1:])]
 
 # %% ../nbs/05_scales.ipynb #6e4a5bc2
-def cka_bands(acts:Activations, stack:str|None=None, **kw) -> dict:
+def cka_bands(acts:Activations, stack:str|None=None,
+              sim:np.ndarray|None=None,    # the CKA matrix of `stack`, if already computed
+              **kw) -> dict:
     "Bands from the contiguous 3-segmentation of the unbiased-CKA matrix (`kw` go to `cka_matrix`)"
-    return dict(zip(SCALES, segment_layers(cka_matrix(acts, stack, **kw))))
+    return dict(zip(SCALES, segment_layers(cka_matrix(acts, stack, **kw) if sim is None else sim)))
 
 # %% ../nbs/05_scales.ipynb #3b9f66e9
 def attention_profile(acts:Activations, stack:str|None=None) -> np.ndarray:
@@ -219,7 +221,7 @@ SCALE_METHODS = ("paper", "uniform", "cka", "attention")
 
 def scale_map(acts:Activations, method:str|None=None, # paper (default) | uniform | cka | attention
               stack:str|None=None, bands:dict|None=None, # a user partition instead of a method
-              **kw) -> ScaleMap:                         # options of cka_matrix, for method 'cka'
+              **kw) -> ScaleMap:                         # options of cka_bands (sim=, cka_matrix's), for method 'cka'
     "The ScaleMap of one stack of `acts`, by `method` or from `bands`"
     stack = stack or acts.stacks[0]
     n = acts.n_hidden(stack)

@@ -6,12 +6,13 @@ Docs: https://msma-lab.github.io/msma_lab/metrics.html.md"""
 
 # %% ../nbs/04_metrics.ipynb #cf063c06
 from __future__ import annotations
-import copy, math
+import copy, hashlib, math
 import numpy as np
 import torch
 from fastcore.basics import patch
 from scipy.linalg import cho_factor, cho_solve
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 from scipy.special import digamma
 from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
@@ -19,9 +20,9 @@ from torch import nn
 from .config import resolve_device
 
 # %% auto #0
-__all__ = ['MI_METHODS', 'as_samples', 'paired', 'is_constant', 'linear_cka', 'effective_rank', 'Critic', 'pair_scores',
-           'dv_bound', 'infonce_bound', 'MINE', 'InfoNCE', 'kl_normal', 'gaussian_kl', 'knn_kl', 'pca_project',
-           'ksg_mi', 'gaussian_mi', 'split_units', 'fit_critic', 'mutual_information', 'shuffled_null',
+__all__ = ['KSG_BRUTE_MAX', 'MI_METHODS', 'as_samples', 'paired', 'is_constant', 'linear_cka', 'effective_rank', 'Critic',
+           'pair_scores', 'dv_bound', 'infonce_bound', 'MINE', 'InfoNCE', 'kl_normal', 'gaussian_kl', 'knn_kl',
+           'pca_project', 'ksg_mi', 'gaussian_mi', 'split_units', 'fit_critic', 'mutual_information', 'shuffled_null',
            'distance_correlation', 'procrustes_distance']
 
 # %% ../nbs/04_metrics.ipynb #599b27a9
@@ -213,23 +214,49 @@ def knn_kl(x, y, k:int=5) -> float:
     return float(d * np.mean(np.log(nu / rho)) + np.log(m / (n - 1)))
 
 # %% ../nbs/04_metrics.ipynb #74d183ad
+_PCA_FITS, _PCA_KEEP = {}, 64          # fitted PCAs by the exact bytes of their training data, most recently used last
+
+def _fitted_pca(train:np.ndarray, k:int, whiten:bool) -> PCA:
+    "The PCA of `train`, fitted once per distinct array: the same bytes give the same fit, so reuse is exact"
+    key = (train.shape, train.dtype.str, k, whiten, hashlib.blake2b(np.ascontiguousarray(train).data, digest_size=16).digest())
+    pca = _PCA_FITS.pop(key, None)
+    if pca is None: pca = PCA(min(k, *train.shape), whiten=whiten, random_state=0).fit(train)
+    _PCA_FITS[key] = pca
+    if len(_PCA_FITS) > _PCA_KEEP: _PCA_FITS.pop(next(iter(_PCA_FITS)))     # forget the least recently used
+    return pca
+
+
+# %% ../nbs/04_metrics.ipynb #72a28bb7
 def pca_project(train, k:int=16, *others, whiten:bool=True) -> list:
     "Fit a k-component PCA on `train` (n, d); return [train, *others] projected onto it"
     train = as_samples(train, "train")
-    pca = PCA(min(k, *train.shape), whiten=whiten, random_state=0).fit(train)
+    pca = _fitted_pca(train, k, whiten)
     return [pca.transform(train)] + [pca.transform(as_samples(o, "other", 1)) for o in others]
 
+
 # %% ../nbs/04_metrics.ipynb #bfa06cc3
+KSG_BRUTE_MAX = 2000     # up to this many units the neighbours come from full distance matrices (3 of n² doubles)
+
 def ksg_mi(x, y, k:int=5) -> float:
     "Kraskov–Stögbauer–Grassberger estimator 1 of I(x; y) in nats (max-norm, k neighbours)"
     x, y = paired(x, y, min_n=k + 2)
-    n, xy = len(x), np.hstack([x, y])
-    eps = cKDTree(xy).query(xy, [k + 1], p=np.inf)[0][:, 0]      # k-th joint neighbour (the point itself is 0th)
-    if (eps == 0).any(): raise ValueError("duplicate pairs: the KSG estimator needs continuous data")
-    r = np.nextafter(eps, 0)                                     # count points strictly inside ε
-    nx = cKDTree(x).query_ball_point(x, r, p=np.inf, return_length=True) - 1
-    ny = cKDTree(y).query_ball_point(y, r, p=np.inf, return_length=True) - 1
+    n = len(x)
+    if n <= KSG_BRUTE_MAX:
+        dx, dy = cdist(x, x, "chebyshev"), cdist(y, y, "chebyshev")
+        dxy = np.maximum(dx, dy)                                 # the joint max-norm
+        np.fill_diagonal(dxy, np.inf)
+        eps = np.partition(dxy, k - 1, axis=1)[:, k - 1]         # k-th joint neighbour among the others
+        if (eps == 0).any(): raise ValueError("duplicate pairs: the KSG estimator needs continuous data")
+        nx, ny = (dx < eps[:, None]).sum(1) - 1, (dy < eps[:, None]).sum(1) - 1    # strictly inside ε, self excluded
+    else:
+        xy = np.hstack([x, y])
+        eps = cKDTree(xy).query(xy, [k + 1], p=np.inf)[0][:, 0]  # k-th joint neighbour (the point itself is 0th)
+        if (eps == 0).any(): raise ValueError("duplicate pairs: the KSG estimator needs continuous data")
+        r = np.nextafter(eps, 0)                                 # count points strictly inside ε
+        nx = cKDTree(x).query_ball_point(x, r, p=np.inf, return_length=True) - 1
+        ny = cKDTree(y).query_ball_point(y, r, p=np.inf, return_length=True) - 1
     return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
+
 
 # %% ../nbs/04_metrics.ipynb #3e91d782
 def gaussian_mi(d:int, rho:float) -> float:

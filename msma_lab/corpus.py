@@ -148,7 +148,12 @@ def _csv_rows(path, rd):
         try: row = next(rd)
         except StopIteration: return
         except csv.Error as e: raise _quote_error(path, rd, e) from None
-        yield rd.line_num - sum(v.count("\n") for v in row.values() if isinstance(v, str)), row
+        line = rd.line_num - sum(v.count("\n") for v in row.values() if isinstance(v, str))
+        n = len(rd.fieldnames) + len(row.get(None, ())) - sum(v is None for v in row.values())
+        if n != len(rd.fieldnames):
+            raise CorpusError(f"{path}:{line}: this row has {n} fields but the header has {len(rd.fieldnames)} "
+                              f"({', '.join(rd.fieldnames)}); quote a field that contains a comma, or fix the row")
+        yield line, row
 
 # %% ../nbs/01_corpus.ipynb #76e7a3f2
 def _read_csv(path):

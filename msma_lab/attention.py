@@ -12,10 +12,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from .extract import ATTN_STATS, Activations
 from .scales import ScaleMap
+from dataclasses import dataclass
+from .results import Result, Skipped
 
 # %% auto #0
 __all__ = ['BAND_COLORS', 'attention_summaries', 'attention_table', 'layer_profile', 'sink_heads', 'head_heatmap',
-           'profile_figure']
+           'profile_figure', 'AttentionProfile', 'attention_stage']
 
 # %% ../nbs/08_attention.ipynb #85b02fc5
 def _kinds(acts:Activations, stack:str|None=None) -> list:
@@ -140,3 +142,46 @@ def profile_figure(acts:Activations, smap=None, # a ScaleMap, a {stack: ScaleMap
     fig.update_layout(title=f"Attention per layer — {acts.manifest['model']['name']}, {len(acts)} {acts.manifest['granularity']} units"
                       + (f", {maps[0].method} bands" if maps else ""), height=280 * len(kinds) + 140, width=250 * len(stats) + 260)
     return fig
+
+# %% ../nbs/08_attention.ipynb #b6e974ce
+class _HeadMeans:
+    "Stand-in for an `Activations` whose attention summaries are their means over units (what the figures draw)"
+    def __init__(self, heads:dict, model:str, granularity:str, n:int):
+        self.heads, self.n = heads, n
+        self.manifest = dict(model=dict(name=model), granularity=granularity)
+    attention_kinds = property(lambda self: list(self.heads))
+    def attention(self, kind:str): return self.heads[kind][:, None]      # (blocks, 1 unit, heads, stats)
+    def __len__(self): return self.n
+
+
+# %% ../nbs/08_attention.ipynb #401aa371
+@dataclass
+class AttentionProfile(Result):
+    "Per-layer attention statistics of one model, its sink heads, and each head's means (blocks × heads × stats per kind)"
+    profile:pd.DataFrame
+    sinks:pd.DataFrame
+    heads:dict                # attention kind -> (blocks, heads, stats) means over units
+    smaps:dict                # stack -> ScaleMap
+    model:str = ""
+    family:str = ""
+    granularity:str = ""
+    n_units:int = 0
+    def acts(self) -> _HeadMeans: return _HeadMeans(self.heads, self.model, self.granularity, self.n_units)
+    def table(self) -> pd.DataFrame: return self.profile
+    def figure(self) -> go.Figure:
+        return profile_figure(self.acts(), self.smaps)
+    def _repr_markdown_(self): return f"**AttentionProfile** {self.model}: {', '.join(self.heads)}; {len(self.sinks)} sink heads"
+
+
+# %% ../nbs/08_attention.ipynb #a8743d91
+def attention_stage(acts:Activations, smaps:dict) -> Result:
+    "Stage `attention`: the profile, sink heads and head means of every attention kind (Skipped without summaries)"
+    m = acts.manifest["model"]
+    if not acts.attention_kinds:
+        return Skipped("attention", "No attention summaries in this extraction: run with attentions on "
+                       "(`attentions = true` in settings.ini, or `msma run --attentions`)")
+    sinks = pd.concat([sink_heads(acts, stat=s).assign(sink=s) for s in ("first_share", "special_share")], ignore_index=True)
+    sinks = sinks.sort_values("mean", ascending=False).drop_duplicates(["stack", "layer", "head"]).reset_index(drop=True)
+    heads = {k: attention_summaries(acts, k).mean(1) for k in acts.attention_kinds}
+    return AttentionProfile(layer_profile(acts), sinks, heads, smaps, m["name"], m["family"], acts.manifest["granularity"], len(acts))
+

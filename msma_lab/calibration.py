@@ -7,6 +7,7 @@ Docs: https://msma-lab.github.io/msma_lab/calibration.html.md"""
 # %% ../nbs/04a_calibration.ipynb #91ae5124
 from __future__ import annotations
 import itertools, math, time
+from dataclasses import dataclass
 from functools import partial
 import numpy as np
 import pandas as pd
@@ -16,10 +17,11 @@ from plotly.subplots import make_subplots
 from scipy.optimize import brentq
 from .metrics import MI_METHODS, gaussian_kl, gaussian_mi, kl_normal, knn_kl, mutual_information
 from .config import uses_threads
+from .results import Result
 
 # %% auto #0
 __all__ = ['KL_ESTIMATORS', 'correlated_gaussians', 'rho_for_mi', 'gaussian_pair', 'kl_params', 'summarise', 'calibrate_mi',
-           'calibrate_kl', 'calibrated_range', 'calibration_figure']
+           'calibrate_kl', 'calibrated_range', 'calibration_figure', 'Calibration', 'calibration_stage']
 
 # %% ../nbs/04a_calibration.ipynb #5c7cff41
 def correlated_gaussians(n:int, d:int, rho:float, seed:int=0):
@@ -124,3 +126,26 @@ def calibration_figure(df:pd.DataFrame, log:bool=False, title:str="Calibration: 
     fig.update_yaxes(title_text="estimate (nats)", col=1)
     if log: fig.update_yaxes(type="log")
     return fig.update_layout(title=title, height=380, width=max(450, 380 * len(ds)), template="plotly_white")
+
+# %% ../nbs/04a_calibration.ipynb #4a531b67
+@dataclass
+class Calibration(Result):
+    "Known-answer calibration of the MI and KL estimators at one sample size and dimension"
+    mi:pd.DataFrame
+    kl:pd.DataFrame
+    ranges:pd.DataFrame
+    n:int = 0
+    d_model:int = 0
+    def table(self) -> pd.DataFrame: return self.ranges
+    def figure(self) -> go.Figure: return calibration_figure(self.mi)
+    def _repr_markdown_(self): return f"**Calibration** at n = {self.n}, d = {self.d_model}: {len(self.ranges)} estimator ranges"
+
+
+# %% ../nbs/04a_calibration.ipynb #6e4c2848
+def calibration_stage(n:int, d_model:int, k_pca:int=16, seeds=(0, 1)) -> Calibration:
+    "Stage `calibration`: every MI and KL estimator on known answers at n units, k_pca (MI, kNN KL) and d_model (Gaussian KL)"
+    mi = calibrate_mi(n=n, dims=(k_pca,), true_mis=(0, 0.5, 1, 2, 4), seeds=seeds)
+    kl = pd.concat([calibrate_kl(("gaussian_diag", "gaussian_full"), n=n, dims=(d_model,), true_kls=(0, 1, 10, 100), seeds=seeds),
+                    calibrate_kl(("knn",), n=n, dims=(k_pca,), true_kls=(0, 1, 3, 10), seeds=seeds)], ignore_index=True)
+    return Calibration(mi, kl, pd.concat([calibrated_range(mi), calibrated_range(kl)], ignore_index=True), n, d_model)
+

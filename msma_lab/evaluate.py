@@ -19,18 +19,19 @@ from scipy.spatial.distance import cdist
 from sklearn.covariance import LedoitWolf
 from tqdm.auto import tqdm
 from joblib import delayed
-from .config import uses_threads, planned_workers, run_pieces, load_settings, resolve_device
-from .results import Result
+from .config import Settings, uses_threads, planned_workers, run_pieces, load_settings, resolve_device
+from .results import Result, Skipped
+from .extract import Activations
 from .metrics import (MI_METHODS, Critic, _CRITIC_DEFAULTS, as_samples, paired, kl_normal, gaussian_kl, knn_kl,
                               pca_project, ksg_mi, split_units, mutual_information, shuffled_null, fit_critic,
                               distance_correlation, linear_cka, procrustes_distance, effective_rank)
-from .scales import scale_representations, split_units as unit_splits
+from .scales import scale_map, scale_representations, split_units as unit_splits
 from .align import fit_alignment, LADDER, DIRECTIONS, DivergedMap, loss_description
 
 # %% auto #0
-__all__ = ['MI_METHODS_REPORT', 'KEY_METRICS', 'PAPER_CLAIMS', 'PAPER_TABLE', 'Critics', 'fit_critics', 'pair_metrics_many',
-           'pair_metrics', 'alignment_runs', 'summarize_runs', 'relative_changes', 'AlignmentReport', 'metric_figure',
-           'alignment_report']
+__all__ = ['MI_METHODS_REPORT', 'KEY_METRICS', 'PAPER_CLAIMS', 'PAPER_TABLE', 'MIN_TEST_UNITS', 'Critics', 'fit_critics',
+           'pair_metrics_many', 'pair_metrics', 'alignment_runs', 'summarize_runs', 'relative_changes',
+           'AlignmentReport', 'metric_figure', 'alignment_report', 'alignment_stage']
 
 # %% ../nbs/07_evaluate.ipynb #2f8f2261
 MI_METHODS_REPORT = ("ksg", "mine")     # InfoNCE on request: at these sizes it reads its own log n ceiling (below)
@@ -393,3 +394,15 @@ def alignment_report(acts, smap, seeds=(0, 1, 2, 3, 4), ablations:bool=True, inf
     "Fit and measure every map over `seeds` on held-out units; an AlignmentReport with summaries and a verdict"
     runs = alignment_runs(acts, smap, seeds=seeds, ablations=ablations, info=info, **kw)
     return AlignmentReport(runs, acts.manifest["model"]["name"], f"{getattr(smap, 'method', '')}: {smap}", loss_description(info))
+
+# %% ../nbs/07_evaluate.ipynb #b5e6720e
+MIN_TEST_UNITS = 40
+
+def alignment_stage(acts:Activations, stack:str, cfg:Settings, progress:bool=False) -> Result:
+    "Stage `alignment`: the ladder of maps over `cfg.seeds` on held-out units (Skipped when the test splits are too small)"
+    smap = scale_map(acts, cfg.partition, stack)
+    n_test = min(len(unit_splits(acts.units, seed=s)["test"]) for s in cfg.seeds)
+    if n_test < MIN_TEST_UNITS:
+        return Skipped("alignment", f"the smallest test split has {n_test} units, fewer than {MIN_TEST_UNITS}; "
+                       "run on more documents (e.g. without --docs-per-topic)")
+    return alignment_report(acts, smap, seeds=cfg.seeds, progress=progress, lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv))

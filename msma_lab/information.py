@@ -14,9 +14,12 @@ from .metrics import gaussian_kl, linear_cka, mutual_information, shuffled_null
 from .scales import ScaleMap, scale_representations
 from joblib import delayed
 from .config import uses_threads, run_pieces
+from dataclasses import dataclass
+from .results import Result, Skipped
+from .extract import Activations
 
 # %% auto #0
-__all__ = ['MIN_UNITS', 'layer_information', 'information_figure']
+__all__ = ['MIN_UNITS', 'layer_information', 'information_figure', 'Information', 'information_stage']
 
 # %% ../nbs/09a_information.ipynb #7ad5b98a
 def _z(x):
@@ -99,3 +102,21 @@ def information_figure(info:pd.DataFrame, smap:ScaleMap, title:str="Information 
     fig.update_xaxes(title_text="hidden state", row=2)
     fig.update_yaxes(type="log", col=3)               # KL spans orders of magnitude as the residual stream's scale changes
     return fig.update_layout(title=title, height=650, template="plotly_white")
+
+# %% ../nbs/09a_information.ipynb #6fae0bbf
+@dataclass
+class Information(Result):
+    "MI / CKA / KL between consecutive layers and against each band's mean, with the nulls"
+    info:pd.DataFrame
+    smap:ScaleMap
+    model:str = ""
+    def table(self) -> pd.DataFrame: return self.info
+    def figure(self) -> go.Figure: return information_figure(self.info, self.smap, f"{self.model}: information across layers")
+
+
+# %% ../nbs/09a_information.ipynb #c208edfa
+def information_stage(acts:Activations, smap:ScaleMap, max_units:int=1000) -> Result:
+    "Stage `information` (Skipped below the estimators' minimum of units)"
+    if len(acts) < MIN_UNITS: return Skipped("information", f"{len(acts)} units, fewer than {MIN_UNITS}; use more texts")
+    return Information(layer_information(acts, smap, max_units=max_units), smap, acts.manifest["model"]["name"])
+

@@ -7,7 +7,7 @@ Docs: https://msma-lab.github.io/msma_lab/pipeline.html.md"""
 # %% ../nbs/80_pipeline.ipynb #d7721df5
 from __future__ import annotations
 import hashlib, json, shutil, time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -15,25 +15,22 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 import msma_lab
 from .config import MsmaError, Settings, SettingsError, cache_dir, check_settings, work_threads, planned_workers
-from .results import Failed, Result, folder_checksums
+from .results import Failed, Result, Skipped, folder_checksums
 from .corpus import load_corpus
 from .models import load_model
 from .extract import Activations, extract
 from .metrics import effective_rank, is_constant, linear_cka
-from .calibration import calibrate_mi, calibrate_kl, calibrated_range, calibration_figure
-from .scales import ScaleMap, cka_heatmap, cka_matrix, manifold_diagnostics, scale_map, scale_representations, scale_views, split_units
-from .evaluate import AlignmentReport, alignment_report
-from .attention import layer_profile, sink_heads, attention_summaries
-from .probing import crossover_table, probe, probe_rows
-from .information import MIN_UNITS, information_figure, layer_information
+from .calibration import calibration_stage
+from .scales import scales_stage, views_stage, scale_map
+from .evaluate import AlignmentReport, alignment_stage
+from .attention import AttentionProfile, attention_stage
+from .probing import Probes, probes_stage
+from .information import information_stage
 
 # %% auto #0
-__all__ = ['MIN_TEST_UNITS', 'MIN_PROBE_DOCS', 'STAGE_VERSION', 'STAGES', 'MAIN_ONLY', 'anisotropy', 'layer_summary',
-           'summary_figure', 'LayerSummary', 'summary_stage', 'Skipped', 'ScalesOverview', 'scales_stage',
-           'alignment_stage', 'Calibration', 'calibration_stage', 'AttentionProfile', 'attention_stage',
-           'probe_skip_reason', 'Probes', 'probes_stage', 'Information', 'information_stage', 'views_stage',
-           'Comparison', 'comparison_stage', 'stage_key', 'StageCache', 'StageRecord', 'Run', 'check_output',
-           'run_pipeline']
+__all__ = ['STAGE_VERSION', 'STAGES', 'MAIN_ONLY', 'anisotropy', 'layer_summary', 'summary_figure', 'LayerSummary',
+           'summary_stage', 'Comparison', 'comparison_stage', 'stage_key', 'StageCache', 'StageRecord', 'Run',
+           'check_output', 'run_pipeline']
 
 # %% ../nbs/80_pipeline.ipynb #d7282a0b
 def anisotropy(x:np.ndarray) -> float:
@@ -98,165 +95,6 @@ def summary_stage(acts:Activations) -> LayerSummary:
     "Stage `summary`: the layer summary of `acts`"
     m = acts.manifest
     return LayerSummary(layer_summary(acts), m["model"]["name"], m["granularity"], len(acts), _manifest_meta(acts))
-
-# %% ../nbs/80_pipeline.ipynb #2e747b13
-@dataclass
-class Skipped(Result):
-    "A stage that did not apply to its inputs, and why"
-    stage:str
-    reason:str
-    def _repr_markdown_(self): return f"**{self.stage} skipped**: {self.reason}"
-
-@dataclass
-class ScalesOverview(Result):
-    "Partitions of one stack by several methods, its CKA matrix and the manifold diagnostics of the first method's scales"
-    partitions:pd.DataFrame
-    cka:np.ndarray
-    diagnostics:pd.DataFrame
-    smap:ScaleMap
-    model:str = ""
-    def table(self) -> pd.DataFrame: return self.partitions
-    def figure(self) -> go.Figure: return cka_heatmap(self.cka, self.smap)
-    def _repr_markdown_(self): return f"**ScalesOverview** {self.model}: {self.smap!r}"
-
-def scales_stage(acts:Activations, stack:str, methods=("paper", "uniform", "cka"), max_units:int=1000) -> ScalesOverview:
-    "Stage `scales`: bands of `stack` by each of `methods`, CKA matrix, per-scale diagnostics (of `methods[0]`)"
-    cka = cka_matrix(acts, stack, max_units=max_units)       # once: the 'cka' method segments this same matrix
-    maps = {m: scale_map(acts, m, stack, **({"sim": cka} if m == "cka" else {})) for m in methods}
-    parts = pd.DataFrame([dict(method=m, **{s: f"{r[0]}–{r[1]}" for s, r in sm.ranges.items()}) for m, sm in maps.items()])
-    diag = manifold_diagnostics(scale_representations(acts, maps[methods[0]])).reset_index()
-    return ScalesOverview(parts, cka, diag, maps[methods[0]], acts.manifest["model"]["name"])
-
-# %% ../nbs/80_pipeline.ipynb #c4b22250
-MIN_TEST_UNITS = 40
-
-def alignment_stage(acts:Activations, stack:str, cfg:Settings, progress:bool=False) -> Result:
-    "Stage `alignment`: the ladder of maps over `cfg.seeds` on held-out units (Skipped when the test splits are too small)"
-    smap = scale_map(acts, cfg.partition, stack)
-    n_test = min(len(split_units(acts.units, seed=s)["test"]) for s in cfg.seeds)
-    if n_test < MIN_TEST_UNITS:
-        return Skipped("alignment", f"the smallest test split has {n_test} units, fewer than {MIN_TEST_UNITS}; "
-                       "run on more documents (e.g. without --docs-per-topic)")
-    return alignment_report(acts, smap, seeds=cfg.seeds, progress=progress, lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv))
-
-# %% ../nbs/80_pipeline.ipynb #3d9684be
-@dataclass
-class Calibration(Result):
-    "Known-answer calibration of the MI and KL estimators at one sample size and dimension"
-    mi:pd.DataFrame
-    kl:pd.DataFrame
-    ranges:pd.DataFrame
-    n:int = 0
-    d_model:int = 0
-    def table(self) -> pd.DataFrame: return self.ranges
-    def figure(self) -> go.Figure: return calibration_figure(self.mi)
-    def _repr_markdown_(self): return f"**Calibration** at n = {self.n}, d = {self.d_model}: {len(self.ranges)} estimator ranges"
-
-def calibration_stage(n:int, d_model:int, k_pca:int=16, seeds=(0, 1)) -> Calibration:
-    "Stage `calibration`: every MI and KL estimator on known answers at n units, k_pca (MI, kNN KL) and d_model (Gaussian KL)"
-    mi = calibrate_mi(n=n, dims=(k_pca,), true_mis=(0, 0.5, 1, 2, 4), seeds=seeds)
-    kl = pd.concat([calibrate_kl(("gaussian_diag", "gaussian_full"), n=n, dims=(d_model,), true_kls=(0, 1, 10, 100), seeds=seeds),
-                    calibrate_kl(("knn",), n=n, dims=(k_pca,), true_kls=(0, 1, 3, 10), seeds=seeds)], ignore_index=True)
-    return Calibration(mi, kl, pd.concat([calibrated_range(mi), calibrated_range(kl)], ignore_index=True), n, d_model)
-
-# %% ../nbs/80_pipeline.ipynb #d0087ef8
-class _HeadMeans:
-    "Stand-in for an `Activations` whose attention summaries are their means over units (what the figures draw)"
-    def __init__(self, heads:dict, model:str, granularity:str, n:int):
-        self.heads, self.n = heads, n
-        self.manifest = dict(model=dict(name=model), granularity=granularity)
-    attention_kinds = property(lambda self: list(self.heads))
-    def attention(self, kind:str): return self.heads[kind][:, None]      # (blocks, 1 unit, heads, stats)
-    def __len__(self): return self.n
-
-@dataclass
-class AttentionProfile(Result):
-    "Per-layer attention statistics of one model, its sink heads, and each head's means (blocks × heads × stats per kind)"
-    profile:pd.DataFrame
-    sinks:pd.DataFrame
-    heads:dict                # attention kind -> (blocks, heads, stats) means over units
-    smaps:dict                # stack -> ScaleMap
-    model:str = ""
-    family:str = ""
-    granularity:str = ""
-    n_units:int = 0
-    def acts(self) -> _HeadMeans: return _HeadMeans(self.heads, self.model, self.granularity, self.n_units)
-    def table(self) -> pd.DataFrame: return self.profile
-    def figure(self) -> go.Figure:
-        from msma_lab.attention import profile_figure
-        return profile_figure(self.acts(), self.smaps)
-    def _repr_markdown_(self): return f"**AttentionProfile** {self.model}: {', '.join(self.heads)}; {len(self.sinks)} sink heads"
-
-def attention_stage(acts:Activations, smaps:dict) -> Result:
-    "Stage `attention`: the profile, sink heads and head means of every attention kind (Skipped without summaries)"
-    m = acts.manifest["model"]
-    if not acts.attention_kinds:
-        return Skipped("attention", "No attention summaries in this extraction: run with attentions on "
-                       "(`attentions = true` in settings.ini, or `msma run --attentions`)")
-    sinks = pd.concat([sink_heads(acts, stat=s).assign(sink=s) for s in ("first_share", "special_share")], ignore_index=True)
-    sinks = sinks.sort_values("mean", ascending=False).drop_duplicates(["stack", "layer", "head"]).reset_index(drop=True)
-    heads = {k: attention_summaries(acts, k).mean(1) for k in acts.attention_kinds}
-    return AttentionProfile(layer_profile(acts), sinks, heads, smaps, m["name"], m["family"], acts.manifest["granularity"], len(acts))
-
-# %% ../nbs/80_pipeline.ipynb #481cf008
-MIN_PROBE_DOCS = 24          # documents carrying the label: about 5 per test split
-
-def probe_skip_reason(acts:Activations|None, label:str) -> str|None:
-    "Why `label` cannot be probed on `acts` (None if it can)"
-    if acts is None: return f"`{label}` needs token units; none were extracted"
-    try: rows = probe_rows(acts, label)
-    except ValueError as e: return str(e)
-    u = acts.units.iloc[rows]
-    if u[label].nunique() < 2: return f"`{label}` has a single class"
-    if (n := u.doc_id.nunique()) < MIN_PROBE_DOCS: return f"`{label}`: {n} documents, fewer than {MIN_PROBE_DOCS} for document-held-out splits"
-    return None
-
-@dataclass
-class Probes(Result):
-    "The layerwise probes of one stack (label -> ProbeResult), those skipped and why, and where each peaks"
-    results:dict
-    skipped:dict
-    smap:ScaleMap
-    peaks:pd.DataFrame        # crossover_table rows (empty when no probe ran)
-    model:str = ""
-    def table(self) -> pd.DataFrame: return self.peaks
-    def figure(self) -> go.Figure:
-        from msma_lab.probing import probe_figure
-        return probe_figure(self.results, self.smap, f"Layerwise probes — {self.model}, {self.smap.method} bands")
-    def _repr_markdown_(self):
-        return f"**Probes** {self.model} {self.smap.stack}: {', '.join(self.results) or 'none'}" + (f"; skipped {', '.join(self.skipped)}" if self.skipped else "")
-
-def probes_stage(acts:Activations, tokens:Activations|None, smap:ScaleMap, seeds=(0, 1, 2, 3, 4),
-                 labels=("pos", "form", "topic"), log=None) -> Probes:
-    "Stage `probes`: each label probed on its units (`pos` on `tokens`), or skipped with the reason"
-    res, skipped = {}, {}
-    for lab in labels:
-        src = tokens if lab == "pos" else acts
-        if (why := probe_skip_reason(src, lab)) is not None: skipped[lab] = why; continue
-        t = time.time()
-        res[lab] = probe(src, lab, stack=smap.stack, seeds=tuple(seeds))
-        if log: log(f"  probed {lab}  [{time.time() - t:.1f} s]")
-    peaks = crossover_table(res, smap).reset_index() if res else pd.DataFrame()
-    return Probes(res, skipped, smap, peaks, acts.manifest["model"]["name"])
-
-# %% ../nbs/80_pipeline.ipynb #60e15dfa
-@dataclass
-class Information(Result):
-    "MI / CKA / KL between consecutive layers and against each band's mean, with the nulls"
-    info:pd.DataFrame
-    smap:ScaleMap
-    model:str = ""
-    def table(self) -> pd.DataFrame: return self.info
-    def figure(self) -> go.Figure: return information_figure(self.info, self.smap, f"{self.model}: information across layers")
-
-def information_stage(acts:Activations, smap:ScaleMap, max_units:int=1000) -> Result:
-    "Stage `information` (Skipped below the estimators' minimum of units)"
-    if len(acts) < MIN_UNITS: return Skipped("information", f"{len(acts)} units, fewer than {MIN_UNITS}; use more texts")
-    return Information(layer_information(acts, smap, max_units=max_units), smap, acts.manifest["model"]["name"])
-
-def views_stage(acts:Activations, smap:ScaleMap, method:str="umap", max_units:int=2000) -> Result:
-    "Stage `views`: each scale in 2-D (`scales.scale_views`)"
-    return scale_views(acts, smap, method=method, max_units=max_units)
 
 # %% ../nbs/80_pipeline.ipynb #b5ba7e0c
 @dataclass

@@ -23,9 +23,10 @@ from .results import Result
 from .scales import SCALES, ScaleMap, scale_representations, split_units
 
 # %% auto #0
-__all__ = ['METRICS', 'PARALLEL_UNITS', 'SENTENCE_LABELS', 'EXPECTED_BAND', 'BAND_COLORS', 'PROBE_COLORS', 'planted_layers',
-           'subsample_units', 'probe_splits', 'control_labels', 'fit_probe', 'mean_ci', 'probe_table', 'ProbeResult',
-           'probe_layers', 'probe_bands', 'probe_rows', 'probe', 'crossover_table', 'crossover_verdict', 'probe_figure']
+__all__ = ['METRICS', 'PARALLEL_UNITS', 'SENTENCE_LABELS', 'EXPECTED_BAND', 'BAND_COLORS', 'PROBE_COLORS', 'MIN_PROBE_DOCS',
+           'planted_layers', 'subsample_units', 'probe_splits', 'control_labels', 'fit_probe', 'mean_ci', 'probe_table',
+           'ProbeResult', 'probe_layers', 'probe_bands', 'probe_rows', 'probe', 'crossover_table', 'crossover_verdict',
+           'probe_figure', 'probe_skip_reason', 'Probes', 'probes_stage']
 
 # %% ../nbs/09_probing.ipynb #f7fd36d6
 def planted_layers(n_layers:int=6, n:int=600, d:int=16,
@@ -389,3 +390,48 @@ def probe_figure(results:dict, # probe name -> ProbeResult (per layer, or per ba
     return fig.update_layout(title=title or "Layerwise probes" + (f" ({smap.method} bands)" if smap is not None else ""),
                              template="plotly_white", height=450, xaxis_title="hidden state (0 = embeddings)",
                              yaxis_title="test accuracy / selectivity")
+
+# %% ../nbs/09_probing.ipynb #e1f11468
+MIN_PROBE_DOCS = 24          # documents carrying the label: about 5 per test split
+
+def probe_skip_reason(acts:Activations|None, label:str) -> str|None:
+    "Why `label` cannot be probed on `acts` (None if it can)"
+    if acts is None: return f"`{label}` needs token units; none were extracted"
+    try: rows = probe_rows(acts, label)
+    except ValueError as e: return str(e)
+    u = acts.units.iloc[rows]
+    if u[label].nunique() < 2: return f"`{label}` has a single class"
+    if (n := u.doc_id.nunique()) < MIN_PROBE_DOCS: return f"`{label}`: {n} documents, fewer than {MIN_PROBE_DOCS} for document-held-out splits"
+    return None
+
+
+# %% ../nbs/09_probing.ipynb #3a1d22ec
+@dataclass
+class Probes(Result):
+    "The layerwise probes of one stack (label -> ProbeResult), those skipped and why, and where each peaks"
+    results:dict
+    skipped:dict
+    smap:ScaleMap
+    peaks:pd.DataFrame        # crossover_table rows (empty when no probe ran)
+    model:str = ""
+    def table(self) -> pd.DataFrame: return self.peaks
+    def figure(self) -> go.Figure:
+        return probe_figure(self.results, self.smap, f"Layerwise probes — {self.model}, {self.smap.method} bands")
+    def _repr_markdown_(self):
+        return f"**Probes** {self.model} {self.smap.stack}: {', '.join(self.results) or 'none'}" + (f"; skipped {', '.join(self.skipped)}" if self.skipped else "")
+
+
+# %% ../nbs/09_probing.ipynb #f2da0ffe
+def probes_stage(acts:Activations, tokens:Activations|None, smap:ScaleMap, seeds=(0, 1, 2, 3, 4),
+                 labels=("pos", "form", "topic"), log=None) -> Probes:
+    "Stage `probes`: each label probed on its units (`pos` on `tokens`), or skipped with the reason"
+    res, skipped = {}, {}
+    for lab in labels:
+        src = tokens if lab == "pos" else acts
+        if (why := probe_skip_reason(src, lab)) is not None: skipped[lab] = why; continue
+        t = time.time()
+        res[lab] = probe(src, lab, stack=smap.stack, seeds=tuple(seeds))
+        if log: log(f"  probed {lab}  [{time.time() - t:.1f} s]")
+    peaks = crossover_table(res, smap).reset_index() if res else pd.DataFrame()
+    return Probes(res, skipped, smap, peaks, acts.manifest["model"]["name"])
+

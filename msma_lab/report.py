@@ -14,13 +14,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 import msma_lab
-from .results import Failed, Result
+from .results import Failed, Result, Skipped
+from .calibration import Calibration
+from .scales import ScaleViews, ScalesOverview
 from .evaluate import AlignmentReport, metric_figure
-from .attention import head_heatmap, profile_figure
-from .probing import PROBE_COLORS, crossover_verdict
-from .scales import ScaleViews
-from .pipeline import (AttentionProfile, Calibration, Comparison, Information, LayerSummary, Probes, Run,
-                               ScalesOverview, Skipped, run_pipeline)
+from .attention import AttentionProfile, head_heatmap, profile_figure
+from .probing import PROBE_COLORS, Probes, crossover_verdict
+from .information import Information
+from .pipeline import Comparison, LayerSummary, Run
 
 # %% auto #0
 __all__ = ['Section', 'write_report', 'summary_section', 'scales_section', 'alignment_section', 'calibration_section',

@@ -14,7 +14,7 @@ import pandas as pd
 from safetensors.numpy import load_file, save_file
 
 # %% auto #0
-__all__ = ['Result', 'Failed', 'folder_checksums']
+__all__ = ['Result', 'Failed', 'folder_checksums', 'Skipped']
 
 # %% ../nbs/00a_results.ipynb #ab642191
 def _frame_parts(df:pd.DataFrame, name:str) -> tuple:
@@ -144,3 +144,12 @@ def folder_checksums(folder) -> dict:
     folder = Path(folder)
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+# %% ../nbs/00a_results.ipynb #01b12a81
+@dataclass
+class Skipped(Result):
+    "A stage that did not apply to its inputs, and why"
+    stage:str
+    reason:str
+    def _repr_markdown_(self): return f"**{self.stage} skipped**: {self.reason}"
+

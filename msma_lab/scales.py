@@ -26,7 +26,7 @@ __all__ = ['SCALES', 'PAPER_TABLE', 'SCALE_METHODS', 'SPLITS', 'VIEW_LABELS', 'c
            'paper_bands', 'uniform_bands', 'cka_matrix', 'segment_layers', 'cka_bands', 'attention_profile',
            'attention_bands', 'scale_map', 'scale_maps', 'scale_representations', 'split_units', 'intrinsic_dimension',
            'local_curvature', 'manifold_diagnostics', 'embed_2d', 'view_figure', 'view_2d', 'ScaleViews', 'scale_views',
-           'cka_heatmap']
+           'cka_heatmap', 'ScalesOverview', 'scales_stage', 'views_stage']
 
 # %% ../nbs/05_scales.ipynb #4909a6ed
 SCALES = ("local", "intermediate", "global")
@@ -446,3 +446,33 @@ def cka_heatmap(cka:np.ndarray,                # (n_hidden, n_hidden), e.g. from
     sub = f" — {smap.method} bands of the {smap.stack}" if smap else ""
     return fig.update_layout(title=title + sub, xaxis_title="hidden state", yaxis_title="hidden state",
                              yaxis_autorange="reversed", width=560, height=520, template="plotly_white")
+
+# %% ../nbs/05_scales.ipynb #09533b0e
+@dataclass
+class ScalesOverview(Result):
+    "Partitions of one stack by several methods, its CKA matrix and the manifold diagnostics of the first method's scales"
+    partitions:pd.DataFrame
+    cka:np.ndarray
+    diagnostics:pd.DataFrame
+    smap:ScaleMap
+    model:str = ""
+    def table(self) -> pd.DataFrame: return self.partitions
+    def figure(self) -> go.Figure: return cka_heatmap(self.cka, self.smap)
+    def _repr_markdown_(self): return f"**ScalesOverview** {self.model}: {self.smap!r}"
+
+
+# %% ../nbs/05_scales.ipynb #6f89ce11
+def scales_stage(acts:Activations, stack:str, methods=("paper", "uniform", "cka"), max_units:int=1000) -> ScalesOverview:
+    "Stage `scales`: bands of `stack` by each of `methods`, CKA matrix, per-scale diagnostics (of `methods[0]`)"
+    cka = cka_matrix(acts, stack, max_units=max_units)       # once: the 'cka' method segments this same matrix
+    maps = {m: scale_map(acts, m, stack, **({"sim": cka} if m == "cka" else {})) for m in methods}
+    parts = pd.DataFrame([dict(method=m, **{s: f"{r[0]}–{r[1]}" for s, r in sm.ranges.items()}) for m, sm in maps.items()])
+    diag = manifold_diagnostics(scale_representations(acts, maps[methods[0]])).reset_index()
+    return ScalesOverview(parts, cka, diag, maps[methods[0]], acts.manifest["model"]["name"])
+
+
+# %% ../nbs/05_scales.ipynb #4cea0903
+def views_stage(acts:Activations, smap:ScaleMap, method:str="umap", max_units:int=2000) -> Result:
+    "Stage `views`: each scale in 2-D (`scales.scale_views`)"
+    return scale_views(acts, smap, method=method, max_units=max_units)
+

@@ -5,8 +5,10 @@
 
 How figures/report/*.png were made (from the default `msma run`). Needs `chromium` on PATH (not a dependency).
 """
-import re, sys, json, subprocess, shutil
+import re, sys, json, shutil
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).parent))
+from chapter_outputs import screenshot
 rep, out = Path(sys.argv[1]), Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
 page = (rep/"report.html").read_text()
 shutil.copy(rep/"plotly.min.js", out/"plotly.min.js")
@@ -27,6 +29,4 @@ for k, (fid, rest) in enumerate(blocks):
     if want and str(k) not in want: continue
     html = f'<html><head><meta charset="utf-8"><script src="plotly.min.js"></script></head><body style="margin:0"><div style="height:{H}px; width:{W}px;"><div id="{fid}" class="plotly-graph-div"{rest}</script></div></body></html>'
     (out/f"fig{k:02d}.html").write_text(html)
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--window-size={W + 20},{H + 20}",
-                    "--virtual-time-budget=5000", f"--screenshot={out}/fig{k:02d}.png", f"file://{out}/fig{k:02d}.html"],
-                   capture_output=True, timeout=120)
+    screenshot(out/f"fig{k:02d}.html", out/f"fig{k:02d}.png", W + 20, H + 20)

@@ -71,7 +71,7 @@ def keep(out: dict, tmp: Path, plotly_js: Path) -> dict | None:
 
 def run_notebook(path: Path, plotly_js: Path):
     "Execute `path` in its folder and store the kept outputs; raises (and writes nothing) if a cell fails"
-    from execnb.nbio import read_nb, write_nb
+    from fastcore.nbio import read_nb, write_nb
     from execnb.shell import CaptureShell
     nb, cwd = read_nb(path), os.getcwd()
     skip = lambda cell: cell.cell_type == "code" and any(line.strip().startswith(SKIP) for line in cell.source.splitlines()[:5])

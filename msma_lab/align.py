@@ -25,7 +25,7 @@ from .metrics import MINE, InfoNCE, dv_bound, infonce_bound
 from .scales import scale_representations, split_units
 
 # %% auto #0
-__all__ = ['INFO_NAMES', 'DIRECTIONS', 'LADDER', 'Standardizer', 'CrossScaleMap', 'IdentityMap', 'RandomOrthogonalMap',
+__all__ = ['INFO_NAMES', 'STOP_ON', 'DIRECTIONS', 'LADDER', 'Standardizer', 'CrossScaleMap', 'IdentityMap', 'RandomOrthogonalMap',
            'procrustes_start', 'ProcrustesMap', 'RidgeMap', 'ResidualMLP', 'geo_loss', 'curvature_loss', 'InfoTerm',
            'AlignmentDiverged', 'DivergedMap', 'MSMAMap', 'loss_description', 'loss_figure', 'Alignment',
            'fit_alignment', 'save_alignment', 'load_alignment']
@@ -180,19 +180,23 @@ class DivergedMap(CrossScaleMap):
     def config(self): return {"name": self.name, "diverged": self.message}
 
 # %% ../nbs/06_align.ipynb #d6ea40e6
+STOP_ON = ("geo", "total")
+
 class MSMAMap(CrossScaleMap):
     "Residual MLP from Procrustes, trained on λ_geo·L_geo + λ_info·L_info + λ_curv·L_curv with early stopping"
     def __init__(self, lambdas=(0.1, 0.1, 0.01), name="msma", hidden:int=256, lr:float=1e-3, batch_size:int=128,
                  max_epochs:int=60, patience:int=8, stress:float=0.0, seed:int=0, device=None, progress:bool=False,
-                 info:str="mine"):  # L_info estimator: mine | infonce
+                 info:str="mine",   # L_info estimator: mine | infonce
+                 stop_on:str="geo"):  # early stopping on validation `geo` (L_geo, a fixed target) or `total` (λ-weighted objective)
+        if stop_on not in STOP_ON: raise ValueError(f"unknown stop_on {stop_on!r}; use one of {', '.join(STOP_ON)}")
         self.lambdas, self.name, self.hidden, self.lr, self.batch_size = tuple(lambdas), name, hidden, lr, batch_size
         self.max_epochs, self.patience, self.stress, self.seed, self.progress = max_epochs, patience, stress, seed, progress
-        self.device, self.info_method = resolve_device(device), info
+        self.device, self.info_method, self.stop_on = resolve_device(device), info, stop_on
 
     def config(self):
         return dict(name=self.name, lambdas=list(self.lambdas), hidden=self.hidden, lr=self.lr, batch_size=self.batch_size,
                     max_epochs=self.max_epochs, patience=self.patience, stress=self.stress, seed=self.seed,
-                    curvature="hutchinson ‖J_g‖²_F/d of the residual MLP", info=INFO_NAMES[self.info_method],
+                    curvature="hutchinson ‖J_g‖²_F/d of the residual MLP", info=INFO_NAMES[self.info_method], stop_on=self.stop_on,
                     epochs_run=getattr(self, "epochs_run", None), best_epoch=getattr(self, "best_epoch", None))
 
 # %% ../nbs/06_align.ipynb #0b2da35f
@@ -243,7 +247,8 @@ def fit(self:MSMAMap, x, y, x_val=None, y_val=None, R=None):
             rows.append(dict(epoch=epoch, step=step, split="train", total=total.item(), mi=mi.item(), **{k: v.item() for k, v in t.items()}))
         vl = self._val(Xv, Yv, gen)
         rows.append(dict(epoch=epoch, step=step, split="val", **vl))
-        if vl["total"] < best - 1e-5: best, best_state, wait, self.best_epoch = vl["total"], {k: v.clone() for k, v in self.net.state_dict().items()}, 0, epoch
+        crit = vl[self.stop_on]                          # geo: the held-out geometric error, whatever the λs
+        if crit < best - 1e-5: best, best_state, wait, self.best_epoch = crit, {k: v.clone() for k, v in self.net.state_dict().items()}, 0, epoch
         else:
             wait += 1
             if wait >= self.patience: break
@@ -399,7 +404,7 @@ def _restore_map(cfg:dict, arrs:dict):
     if name == "ridge":
         m = RidgeMap(); m.W, m.b, m.alpha = arrs["W"], arrs["b"], cfg["alpha"]; return m
     m = MSMAMap(cfg["lambdas"], name=name, hidden=cfg["hidden"], seed=cfg["seed"],
-                info=next(k for k, v in INFO_NAMES.items() if v == cfg["info"]))
+                info=next(k for k, v in INFO_NAMES.items() if v == cfg["info"]), stop_on=cfg.get("stop_on", "total"))
     m.net = ResidualMLP(arrs["lin.weight"].T.copy(), cfg["hidden"]).to(m.device)
     m.net.load_state_dict({k: torch.as_tensor(v) for k, v in arrs.items()})
     return m

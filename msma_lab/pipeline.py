@@ -142,7 +142,7 @@ def comparison_stage(models:list) -> Result:
                       pd.concat(att, ignore_index=True) if att else pd.DataFrame(columns=["model", "depth", "entropy", "sink"]), fams)
 
 # %% ../nbs/80_pipeline.ipynb #a5df31ee
-STAGE_VERSION = 2         # bump when a stage's computation changes: every cached stage result is then recomputed
+STAGE_VERSION = 3         # bump when a stage's computation changes: every cached stage result is then recomputed
 
 def stage_key(stage:str, **inputs) -> str:
     "A 16-hex key of `stage` and its `inputs` (JSON-able), msma_lab's version and `STAGE_VERSION`"

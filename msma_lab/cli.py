@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--settings", help="settings.ini to read (default: $MSMA_SETTINGS, else the nearest one above the current folder)")
     r.add_argument("--only", nargs="+", metavar="STAGE", help=f"run only these stages ({', '.join(STAGES)})")
     r.add_argument("--skip", nargs="+", metavar="STAGE", default=[], help="run every stage but these")
-    r.add_argument("--no-align", action="store_true", help="skip the alignment (same as --skip alignment)")
+    r.add_argument("--no-align", action="store_true", help="skip the alignment and its held-out R² (same as --skip crossfit alignment)")
     r.add_argument("--fresh", action="store_true", help="recompute every stage, ignoring (and replacing) the stage cache")
     r.add_argument("--overwrite", action="store_true", help="extract the activations again even if cached")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     try:
         cfg = settings_from_args(a)
         log, f = _logger(check_output(cfg.report_dir))
-        run = run_pipeline(cfg, only=a.only, skip=a.skip + (["alignment"] if a.no_align else []), fresh=a.fresh,
+        run = run_pipeline(cfg, only=a.only, skip=a.skip + (["crossfit", "alignment"] if a.no_align else []), fresh=a.fresh,
                            overwrite=a.overwrite, progress=not a.no_progress, log=log)
         page = write_run_report(run, problems=(bad := []))
         for p in bad: log(f"{p.stage} FAILED: {p.error}\n{p.traceback.rstrip()}")

@@ -43,6 +43,7 @@ class Settings:
     lambda_info:float = opt(0.1, "weight of the mutual-information loss")
     lambda_curv:float = opt(0.01, "weight of the curvature loss")
     seeds:tuple = opt((0, 1, 2, 3, 4), "seeds for splits, maps, probes and estimators")
+    folds:int = opt(5, "document folds of the cross-fitted held-out R² (the alignment's primary endpoint): each document tested once")
     device:str = opt("auto", "auto, cpu, cuda, cuda:N or mps")
     dtype:str = opt("float32", "dtype the model runs in", ("float32", "bfloat16", "float16"))
     cache_dtype:str = opt("float16", "dtype of cached activations", ("float16", "float32"))
@@ -94,7 +95,7 @@ def find_settings(path=None) -> Path|None:
     return None
 
 # %% ../nbs/00_config.ipynb #15e0ca9f
-_AT_LEAST = dict(docs_per_topic=0, batch_size=1, max_length=0, token_docs_per_topic=0)
+_AT_LEAST = dict(docs_per_topic=0, batch_size=1, max_length=0, token_docs_per_topic=0, folds=2)
 
 def _device_problem(dev:str) -> str|None:
     "Why torch cannot use device string `dev` here (None if it can)"

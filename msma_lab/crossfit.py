@@ -14,13 +14,15 @@ from fastcore.basics import patch_to
 from joblib import delayed
 from tqdm.auto import tqdm
 from .config import uses_threads, planned_workers, run_pieces, resolve_device
-from .results import Result
+from .results import Result, Skipped
+from .config import Settings
 from .stats import r2_by_document, pooled_r2, bootstrap_ci, compare_maps, holm
-from .scales import scale_representations, split_units
+from .scales import scale_map, scale_representations, split_units
 from .align import DIRECTIONS, AlignmentDiverged, fit_alignment
 
 # %% auto #0
-__all__ = ['DECLARED', 'document_folds', 'CrossFit', 'crossfit_alignment']
+__all__ = ['MIN_SPLIT_UNITS', 'DECLARED', 'document_folds', 'CrossFit', 'fold_splits', 'crossfit_alignment', 'comparison_verdict',
+           'crossfit_stage']
 
 # %% ../nbs/07a_crossfit.ipynb #57d73298
 def document_folds(units:pd.DataFrame, k:int=5, seed:int=0, by:str="doc_id", stratify:str|None="topic") -> np.ndarray:
@@ -64,21 +66,31 @@ class CrossFit(Result):
         return (f"**CrossFit** {self.model}: {self.k}-fold by document, {self.per_doc.doc_id.nunique()} documents; best held-out R² "
                 + ", ".join(f"{r.direction} {r.map} {r.r2:.3f}" for r in best.itertuples()))
 
+# %% ../nbs/07a_crossfit.ipynb #18031fa3
+MIN_SPLIT_UNITS = 8     # fewest units in any fold's train, validation or test split
+
+def fold_splits(units:pd.DataFrame, k:int=5, seed:int=0, val_frac:float=0.2) -> list:
+    "Per fold: train / val / test unit positions (test = the fold; val = a `val_frac` share of the other folds' documents)"
+    fold, out = document_folds(units, k, seed), []
+    for f in range(k):
+        test, rest = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
+        inner = split_units(units.iloc[rest], seed=seed + f, frac=(1 - val_frac, val_frac, 0.0))
+        sp = {"train": rest[inner["train"]], "val": rest[inner["val"]], "test": test}
+        if (small := min(len(v) for v in sp.values())) < MIN_SPLIT_UNITS:
+            raise ValueError(f"fold {f} of {k} has a split of {small} units (train/val/test {', '.join(str(len(v)) for v in sp.values())}), "
+                             f"fewer than {MIN_SPLIT_UNITS}: use fewer folds (--folds) or more documents")
+        out.append(sp)
+    return out
+
 # %% ../nbs/07a_crossfit.ipynb #fd9a9c83
 @uses_threads
 def crossfit_alignment(acts, smap, k:int=5, maps=("identity", "procrustes", "ridge", "msma"), directions=("GI", "IL"),
                        seed:int=0, val_frac:float=0.2, ablations:bool=False, lambdas=None, progress:bool=True, **fit_kw) -> CrossFit:
     "Held-out per-document errors of each map, every document tested once over `k` document folds"
-    units = acts.units
-    fold, docs = document_folds(units, k, seed), units.doc_id.to_numpy()
+    units, docs = acts.units, acts.units.doc_id.to_numpy()
     reps = fit_kw.pop("reps", None) or scale_representations(acts, smap, fit_kw.get("how", "mean"))
-    jobs = []
-    for f in range(k):
-        test, rest = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
-        inner = split_units(units.iloc[rest], seed=seed + f, frac=(1 - val_frac, val_frac, 0.0))
-        splits = {"train": rest[inner["train"]], "val": rest[inner["val"]], "test": test}
-        jobs.append(delayed(_fold_piece)(smap, reps, splits, docs, f, maps, directions, seed,
-                                         fit_kw | dict(ablations=ablations, lambdas=lambdas)))
+    jobs = [delayed(_fold_piece)(smap, reps, sp, docs, f, maps, directions, seed, fit_kw | dict(ablations=ablations, lambdas=lambdas))
+            for f, sp in enumerate(fold_splits(units, k, seed, val_frac))]
     n = planned_workers() if resolve_device(fit_kw.get("device")) == "cpu" else 1
     rows, bar = [], tqdm(total=k, desc="folds", disable=not progress)
     for r in run_pieces(jobs, n): rows += r; bar.update()
@@ -132,3 +144,29 @@ def figure(self) -> go.Figure:
     return fig.update_layout(barmode="group", title=f"{self.model}: held-out R² ({self.k}-fold by document)",
                              yaxis_title="R² (1 − SSE/SST, training-mean baseline)", yaxis_range=[max(-1.15, min(-0.05, t.r2.min() - 0.1)), 1.05],
                              template="plotly_white", height=420)
+
+# %% ../nbs/07a_crossfit.ipynb #0387adcc
+_DIR_NAMES = {"GI": "global → intermediate", "IL": "intermediate → local", "IG": "intermediate → global", "LI": "local → intermediate"}
+
+def comparison_verdict(row, alpha:float=0.05) -> str:
+    "`beats` / `loses to` / `cannot be told apart from` for one row of `CrossFit.comparisons()`"
+    if row.p_holm < alpha and row.ci_low > 0 and row.r2_diff > 0: return "beats"
+    if row.p_holm < alpha and row.ci_high < 0 and row.r2_diff < 0: return "loses to"
+    return "cannot be told apart from"
+
+# %% ../nbs/07a_crossfit.ipynb #34f5f144
+@patch_to(CrossFit)
+def verdict_lines(self, alpha:float=0.05) -> list:
+    "One sentence per declared comparison: the R² of both maps, the difference with its interval, and the Holm p"
+    t = self.table().set_index(["direction", "map"]).r2
+    return [f"{_DIR_NAMES.get(c.direction, c.direction)}: {c.a} {comparison_verdict(c, alpha)} {c.b} (held-out R² {t[c.direction, c.a]:.3f} vs "
+            f"{t[c.direction, c.b]:.3f}; difference {c.r2_diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}] over {c.docs} documents, "
+            f"Holm p {'< 0.001' if c.p_holm < 0.001 else f'= {c.p_holm:.3f}'})" for c in self.comparisons().itertuples()]
+
+# %% ../nbs/07a_crossfit.ipynb #d9837ea3
+def crossfit_stage(acts, stack:str, cfg:Settings, progress:bool=False) -> Result:
+    "Stage `crossfit`: the held-out R² of the ladder and MSMA's ablations over `cfg.folds` document folds (Skipped if the folds are too small)"
+    try: fold_splits(acts.units, cfg.folds, cfg.seeds[0])
+    except ValueError as e: return Skipped("crossfit", str(e))
+    return crossfit_alignment(acts, scale_map(acts, cfg.partition, stack), k=cfg.folds, seed=cfg.seeds[0], ablations=True,
+                              lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv), progress=progress)

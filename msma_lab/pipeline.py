@@ -23,6 +23,7 @@ from .metrics import effective_rank, is_constant, linear_cka
 from .calibration import calibration_stage
 from .scales import scales_stage, views_stage, scale_map
 from .evaluate import AlignmentReport, alignment_stage
+from .crossfit import crossfit_stage
 from .attention import AttentionProfile, attention_stage
 from .probing import Probes, probes_stage
 from .information import information_stage
@@ -189,8 +190,8 @@ class StageCache:
         except (OSError, ValueError, KeyError): return None
 
 # %% ../nbs/80_pipeline.ipynb #ffe85335
-STAGES = ("summary", "scales", "alignment", "calibration", "attention", "probes", "information", "views", "comparison")
-MAIN_ONLY = ("alignment", "calibration")      # run on the main model only
+STAGES = ("summary", "scales", "crossfit", "alignment", "calibration", "attention", "probes", "information", "views", "comparison")
+MAIN_ONLY = ("crossfit", "alignment", "calibration")      # run on the main model only
 
 @dataclass
 class StageRecord:
@@ -310,6 +311,8 @@ def _model_stages(run:_Runner, acts, tokens, cfg:Settings, main:bool, progress:b
     for st in st_all: run(name, "scales", st, lambda: scales_stage(acts, st, methods), ex | dict(methods=methods))
     if main:
         for st in st_all:
+            run(name, "crossfit", st, lambda: crossfit_stage(acts, st, cfg, progress), ex | dict(
+                partition=cfg.partition, seed=cfg.seeds[0], folds=cfg.folds, lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv)))
             al = run(name, "alignment", st, lambda: alignment_stage(acts, st, cfg, progress), ex | dict(
                 partition=cfg.partition, seeds=cfg.seeds, lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv)))
             if isinstance(al, AlignmentReport):

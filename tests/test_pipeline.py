@@ -18,7 +18,7 @@ import numpy as np
 from msma_lab.report import write_run_report
 
 ARGS = dict(model="tiny-gpt2", compare="tiny-bert", docs_per_topic=3, seeds=(0, 1), views="pca")
-STAGE_FNS = ("summary_stage", "scales_stage", "alignment_stage", "calibration_stage", "attention_stage", "probes_stage",
+STAGE_FNS = ("summary_stage", "scales_stage", "crossfit_stage", "alignment_stage", "calibration_stage", "attention_stage", "probes_stage",
              "information_stage", "views_stage", "comparison_stage")
 
 

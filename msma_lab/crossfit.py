@@ -29,6 +29,7 @@ def document_folds(units:pd.DataFrame, k:int=5, seed:int=0, by:str="doc_id", str
     "Fold (0 … k−1) of every unit: whole documents per fold, each `stratify` class dealt evenly over the folds"
     if not isinstance(k, (int, np.integer)) or k < 2: raise ValueError(f"k (folds) must be a whole number >= 2, not {k!r}")
     if by not in units: raise ValueError(f"units have no column `{by}` to fold by")
+    if units[by].isna().any(): raise ValueError(f"{int(units[by].isna().sum())} units have no `{by}`: every unit needs its document to be folded")
     docs = units.groupby(by, sort=True)[stratify].first().fillna("") if stratify and stratify in units \
            else pd.Series("", index=np.unique(units[by].dropna()))
     if len(docs) < k: raise ValueError(f"{len(docs)} documents cannot fill {k} folds; use fewer folds (k) or more documents")
@@ -40,15 +41,17 @@ def document_folds(units:pd.DataFrame, k:int=5, seed:int=0, by:str="doc_id", str
 
 # %% ../nbs/07a_crossfit.ipynb #f2c7a590
 def _fold_piece(smap, reps, splits:dict, docs, fold:int, maps, directions, seed:int, fit_kw:dict) -> list:
-    "Fit the maps on one fold's training documents; per-document SSE/SST of each map on the fold's units"
+    "Fit the maps on one fold's training documents; per-document SSE/SST (around the training mean) of each map on the fold's units"
     al = fit_alignment(None, smap, maps=maps, seed=seed, directions=directions, splits=splits, reps=reps, progress=False, **fit_kw)
     test, rows = splits["test"], []
     for d, name in al.maps:
         src, tgt = DIRECTIONS[d]
-        y = al.reps[tgt][test]
-        try: per = r2_by_document(al.maps[d, name].predict(al.reps[src][test]), y, docs[test])
-        except (AlignmentDiverged, ValueError) as e:
-            per = r2_by_document(np.zeros_like(y), y, docs[test]).assign(sse=np.nan, error=str(e).splitlines()[0])
+        y, center = al.reps[tgt][test], al.reps[tgt][splits["train"]].mean(0)     # ≈ 0 when standardised; right in every mode
+        try: pred, err = al.maps[d, name].predict(al.reps[src][test]), None
+        except AlignmentDiverged as e: pred, err = None, str(e).splitlines()[0]
+        if pred is not None and not np.isfinite(pred).all(): pred, err = None, f"{name} predicted NaN or inf"
+        per = r2_by_document(np.zeros_like(y) if pred is None else pred, y, docs[test], center)
+        if err: per = per.assign(sse=np.nan, error=err)
         rows.append(per.reset_index().assign(direction=d, map=name, fold=fold))
     return rows
 
@@ -119,15 +122,21 @@ def table(self) -> pd.DataFrame:
 # %% ../nbs/07a_crossfit.ipynb #9e419ba1
 @patch_to(CrossFit)
 def comparisons(self, pairs=DECLARED) -> pd.DataFrame:
-    "R²(a) − R²(b) per direction for each declared pair: document-bootstrap interval, sign-flip p and Holm-adjusted p"
+    "R²(a) − R²(b) per direction for each declared pair: document-bootstrap interval, sign-flip p and Holm-adjusted p (over the whole family)"
     rows = []
     for d, g in self.per_doc.groupby("direction", sort=False):
         by = {m: t.set_index("doc_id").sort_index() for m, t in g.groupby("map")}
         for a, b in pairs:
-            if a not in by or b not in by or by[a].sse.isna().any() or by[b].sse.isna().any(): continue
-            rows.append(dict(direction=d, a=a, b=b, **compare_maps(by[a], by[b])))
+            gone = [m for m in (a, b) if m not in by or by[m].sse.isna().any()]
+            if gone:                                 # a declared comparison never disappears: it says why it has no numbers
+                why = "; ".join(f"{m} " + ("was not fitted" if m not in by else
+                                           f"diverged in fold(s) {', '.join(map(str, sorted(by[m][by[m].sse.isna()].fold.unique())))}") for m in gone)
+                rows.append(dict(direction=d, a=a, b=b, r2_diff=np.nan, ci_low=np.nan, ci_high=np.nan, p=np.nan, docs=g.doc_id.nunique(), note=why))
+            else: rows.append(dict(direction=d, a=a, b=b, **compare_maps(by[a], by[b]), note=""))
     out = pd.DataFrame(rows)
-    if len(out): out["p_holm"] = holm(out.p.to_numpy())
+    if len(out):                                     # Holm over the declared family; a comparison without numbers counts as p = 1
+        out["p_holm"] = holm(out.p.fillna(1.0).to_numpy())
+        out.loc[out.p.isna(), "p_holm"] = np.nan
     return out
 
 # %% ../nbs/07a_crossfit.ipynb #e769124d
@@ -149,7 +158,8 @@ def figure(self) -> go.Figure:
 _DIR_NAMES = {"GI": "global → intermediate", "IL": "intermediate → local", "IG": "intermediate → global", "LI": "local → intermediate"}
 
 def comparison_verdict(row, alpha:float=0.05) -> str:
-    "`beats` / `loses to` / `cannot be told apart from` for one row of `CrossFit.comparisons()`"
+    "`beats` / `loses to` / `cannot be told apart from` (or `could not be compared with`) for one row of `CrossFit.comparisons()`"
+    if not np.isfinite(row.p_holm): return "could not be compared with"
     if row.p_holm < alpha and row.ci_low > 0 and row.r2_diff > 0: return "beats"
     if row.p_holm < alpha and row.ci_high < 0 and row.r2_diff < 0: return "loses to"
     return "cannot be told apart from"
@@ -157,11 +167,15 @@ def comparison_verdict(row, alpha:float=0.05) -> str:
 # %% ../nbs/07a_crossfit.ipynb #34f5f144
 @patch_to(CrossFit)
 def verdict_lines(self, alpha:float=0.05) -> list:
-    "One sentence per declared comparison: the R² of both maps, the difference with its interval, and the Holm p"
-    t = self.table().set_index(["direction", "map"]).r2
-    return [f"{_DIR_NAMES.get(c.direction, c.direction)}: {c.a} {comparison_verdict(c, alpha)} {c.b} (held-out R² {t[c.direction, c.a]:.3f} vs "
-            f"{t[c.direction, c.b]:.3f}; difference {c.r2_diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}] over {c.docs} documents, "
-            f"Holm p {'< 0.001' if c.p_holm < 0.001 else f'= {c.p_holm:.3f}'})" for c in self.comparisons().itertuples()]
+    "One sentence per declared comparison: the R² of both maps, the difference with its interval, and the Holm p (or why there is none)"
+    t, out = self.table().set_index(["direction", "map"]).r2, []
+    for c in self.comparisons().itertuples():
+        head = f"{_DIR_NAMES.get(c.direction, c.direction)}: {c.a} {comparison_verdict(c, alpha)} {c.b}"
+        if not np.isfinite(c.p_holm): out.append(f"{head} ({c.note})"); continue
+        out.append(f"{head} (held-out R² {t[c.direction, c.a]:.3f} vs {t[c.direction, c.b]:.3f}; difference {c.r2_diff:+.3f} "
+                   f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}] over {c.docs} documents, Holm p {'< 0.001' if c.p_holm < 0.001 else f'= {c.p_holm:.3f}'}; "
+                   f"one cross-fit, seed {self.seed}: fold draw and MSMA initialisation not varied)")
+    return out
 
 # %% ../nbs/07a_crossfit.ipynb #d9837ea3
 def crossfit_stage(acts, stack:str, cfg:Settings, progress:bool=False) -> Result:

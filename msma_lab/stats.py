@@ -69,6 +69,11 @@ def compare_maps(a:pd.DataFrame, b:pd.DataFrame, alternative:str="two-sided", se
     "R²(a) − R²(b) from two `r2_by_document` tables of the same documents: the difference, its document-bootstrap interval and sign-flip p"
     if not a.index.equals(b.index): raise ValueError("the two maps were scored on different documents; score both on the same units")
     if not np.allclose(a.sst, b.sst): raise ValueError("the two tables have different targets (SST differs); compare maps of one direction")
-    delta = (b.sse - a.sse).to_numpy() / a.sst.mean()
-    lo, hi = bootstrap_ci(delta, seed=seed)
-    return dict(r2_diff=float(delta.mean()), ci_low=lo, ci_high=hi, p=signflip_test(delta, alternative, seed=seed), docs=len(delta))
+    gain, sst = (b.sse - a.sse).to_numpy(), a.sst.to_numpy()
+    diff = float(gain.sum() / sst.sum())
+    if np.ptp(gain) == 0:                       # the same errors on every document (e.g. two identical maps): no spread to resample
+        lo = hi = diff; p = 1.0 if diff == 0 else signflip_test(gain, alternative, seed=seed)
+    else:                                       # the ratio ΣΔ/ΣSST, documents resampled as pairs (its denominator varies too)
+        lo, hi = bootstrap_ci((gain, sst), lambda g, t, axis: g.sum(axis) / t.sum(axis), seed=seed)
+        p = signflip_test(gain, alternative, seed=seed)       # a constant scale changes no sign-flip p
+    return dict(r2_diff=diff, ci_low=lo, ci_high=hi, p=p, docs=len(gain))

@@ -22,7 +22,7 @@ from .align import DIRECTIONS, AlignmentDiverged, fit_alignment
 
 # %% auto #0
 __all__ = ['MIN_SPLIT_UNITS', 'DECLARED', 'document_folds', 'CrossFit', 'fold_splits', 'crossfit_alignment', 'comparison_verdict',
-           'crossfit_stage']
+           'repeat_crossfit', 'crossfit_stage']
 
 # %% ../nbs/07a_crossfit.ipynb #57d73298
 def document_folds(units:pd.DataFrame, k:int=5, seed:int=0, by:str="doc_id", stratify:str|None="topic") -> np.ndarray:
@@ -176,6 +176,19 @@ def verdict_lines(self, alpha:float=0.05) -> list:
                    f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}] over {c.docs} documents, Holm p {'< 0.001' if c.p_holm < 0.001 else f'= {c.p_holm:.3f}'}; "
                    f"one cross-fit, seed {self.seed}: fold draw and MSMA initialisation not varied)")
     return out
+
+# %% ../nbs/07a_crossfit.ipynb #039a8ae4
+def repeat_crossfit(acts, smap, seeds=(0, 1, 2), pairs=DECLARED, **kw) -> tuple:
+    "One cross-fit per seed: (per-seed comparisons with their verdicts, a summary per declared comparison)"
+    rows = []
+    for s in seeds:
+        c = crossfit_alignment(acts, smap, seed=s, **kw).comparisons(pairs)
+        rows.append(c.assign(seed=s, verdict=[comparison_verdict(r) for r in c.itertuples()]))
+    per = pd.concat(rows, ignore_index=True)
+    summ = per.groupby(["direction", "a", "b"], sort=False).agg(
+        seeds=("seed", "size"), r2_diff_mean=("r2_diff", "mean"), r2_diff_min=("r2_diff", "min"), r2_diff_max=("r2_diff", "max"),
+        verdicts=("verdict", lambda v: ", ".join(f"{k} {n}/{len(v)}" for k, n in v.value_counts().items()))).reset_index()
+    return per, summ
 
 # %% ../nbs/07a_crossfit.ipynb #d9837ea3
 def crossfit_stage(acts, stack:str, cfg:Settings, progress:bool=False) -> Result:

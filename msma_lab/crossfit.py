@@ -13,9 +13,8 @@ import plotly.graph_objects as go
 from fastcore.basics import patch_to
 from joblib import delayed
 from tqdm.auto import tqdm
-from .config import uses_threads, planned_workers, run_pieces, resolve_device
+from .config import Settings, uses_threads, planned_workers, run_pieces, resolve_device
 from .results import Result, Skipped
-from .config import Settings
 from .stats import r2_by_document, pooled_r2, bootstrap_ci, compare_maps, holm
 from .scales import scale_map, scale_representations, split_units
 from .align import DIRECTIONS, AlignmentDiverged, fit_alignment
@@ -63,6 +62,11 @@ class CrossFit(Result):
     k:int = 5
     seed:int = 0
     model:str = ""
+    def _memo(self, key, make):
+        "A table derived from `per_doc`, computed once per result (bootstraps of 9,999 resamples; `per_doc` is fixed once fitted)"
+        cache = self.__dict__.setdefault("_derived", {})
+        if key not in cache: cache[key] = make()
+        return cache[key].copy()
     def _repr_markdown_(self):
         t = self.table()
         best = t.loc[t.groupby("direction").r2.idxmax()]
@@ -91,7 +95,8 @@ def crossfit_alignment(acts, smap, k:int=5, maps=("identity", "procrustes", "rid
                        seed:int=0, val_frac:float=0.2, ablations:bool=False, lambdas=None, progress:bool=True, **fit_kw) -> CrossFit:
     "Held-out per-document errors of each map, every document tested once over `k` document folds"
     units, docs = acts.units, acts.units.doc_id.to_numpy()
-    reps = fit_kw.pop("reps", None) or scale_representations(acts, smap, fit_kw.get("how", "mean"))
+    reps = fit_kw.pop("reps", None)
+    if reps is None: reps = scale_representations(acts, smap, fit_kw.get("how", "mean"))
     jobs = [delayed(_fold_piece)(smap, reps, sp, docs, f, maps, directions, seed, fit_kw | dict(ablations=ablations, lambdas=lambdas))
             for f, sp in enumerate(fold_splits(units, k, seed, val_frac))]
     n = planned_workers() if resolve_device(fit_kw.get("device")) == "cpu" else 1
@@ -117,14 +122,13 @@ DECLARED = (("msma", "procrustes"), ("msma", "ridge"))    # the primary comparis
 @patch_to(CrossFit)
 def table(self) -> pd.DataFrame:
     "Held-out R² of every map and direction, with its 95% document-bootstrap interval"
-    return _r2_rows(self.per_doc)
+    return self._memo("table", lambda: _r2_rows(self.per_doc))
 
-# %% ../nbs/07a_crossfit.ipynb #9e419ba1
-@patch_to(CrossFit)
-def comparisons(self, pairs=DECLARED) -> pd.DataFrame:
-    "R²(a) − R²(b) per direction for each declared pair: document-bootstrap interval, sign-flip p and Holm-adjusted p (over the whole family)"
+# %% ../nbs/07a_crossfit.ipynb #50e119d9
+def _comparisons(per_doc:pd.DataFrame, pairs) -> pd.DataFrame:
+    "The rows of `CrossFit.comparisons`"
     rows = []
-    for d, g in self.per_doc.groupby("direction", sort=False):
+    for d, g in per_doc.groupby("direction", sort=False):
         by = {m: t.set_index("doc_id").sort_index() for m, t in g.groupby("map")}
         for a, b in pairs:
             gone = [m for m in (a, b) if m not in by or by[m].sse.isna().any()]
@@ -138,6 +142,14 @@ def comparisons(self, pairs=DECLARED) -> pd.DataFrame:
         out["p_holm"] = holm(out.p.fillna(1.0).to_numpy())
         out.loc[out.p.isna(), "p_holm"] = np.nan
     return out
+
+
+# %% ../nbs/07a_crossfit.ipynb #9e419ba1
+@patch_to(CrossFit)
+def comparisons(self, pairs=DECLARED) -> pd.DataFrame:
+    "R²(a) − R²(b) per direction for each declared pair: document-bootstrap interval, sign-flip p and Holm-adjusted p (over the whole family)"
+    return self._memo(("comparisons", tuple(pairs)), lambda: _comparisons(self.per_doc, pairs))
+
 
 # %% ../nbs/07a_crossfit.ipynb #e769124d
 @patch_to(CrossFit)

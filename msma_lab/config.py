@@ -36,6 +36,8 @@ class Settings:
     corpus:str = opt("builtin", "`builtin` (the shipped corpus) or a .txt/.jsonl/.csv path")
     docs_per_topic:int = opt(0, "use only the first N documents of each topic; 0 = all")
     granularity:str = opt("sentence", "what one unit is", ("sentence", "document", "token"))
+    context:str = opt("document", "what a sentence or token unit is read from: one pass over its whole document, or itself encoded alone",
+                      ("document", "unit"))
     pooling:str = opt("mean", "mask-aware mean of a unit's tokens, or its last token (decoders)", ("mean", "last"))
     partition:str = opt("paper", "how hidden states are split into local / intermediate / global bands",
                         ("paper", "uniform", "cka", "attention"))

@@ -20,14 +20,15 @@ from .corpus import Corpus, CorpusError, corpus_from_records, load_corpus
 from .models import LoadedModel, _PAD_OFFSET_POSITIONS
 
 # %% auto #0
-__all__ = ['GRANULARITIES', 'ATTN_STATS', 'ATTENTION_BUDGET', 'unit_table', 'as_corpus', 'Segment', 'ContextLengthError',
-           'encode_texts', 'make_batch', 'capture_hidden', 'forward_stacks', 'pool_weights', 'attention_stats',
-           'sentence_starts', 'token_sentences', 'attention_keys', 'CacheError', 'NonFiniteActivations',
-           'ActivationCache', 'Activations', 'token_units', 'Plan', 'plan_extraction', 'cache_key', 'batches',
-           'extract', 'reference_hidden']
+__all__ = ['GRANULARITIES', 'CONTEXTS', 'ATTN_STATS', 'ATTENTION_BUDGET', 'unit_table', 'as_corpus', 'Segment',
+           'ContextLengthError', 'encode_texts', 'make_batch', 'capture_hidden', 'forward_stacks', 'pool_weights',
+           'attention_stats', 'sentence_starts', 'token_sentences', 'attention_keys', 'unit_weights', 'CacheError',
+           'NonFiniteActivations', 'ActivationCache', 'Activations', 'token_units', 'Plan', 'plan_extraction',
+           'cache_key', 'batches', 'extract', 'reference_hidden', 'reference_in_document']
 
 # %% ../nbs/03_extract.ipynb #012a12c7
 GRANULARITIES = ("sentence", "document", "token")
+CONTEXTS = ("document", "unit")   # what a sentence or token unit is encoded in: its whole document, or itself alone
 
 def unit_table(corpus:Corpus, granularity:str="sentence") -> pd.DataFrame:
     "One row per text to encode: `unit_id`, `text` and every label of the corpus"
@@ -58,6 +59,7 @@ class Segment:
     offsets:list     # (start, end) character span of each token in the text
     last:bool = True # the text's last window
     sentences:list|None = None # sentence index of each token of a document unit (-1: special); None: one sentence
+    split_sentence:bool = False # the window's last sentence goes on in the next window (document context, `long_texts="split"`)
 
 class ContextLengthError(MsmaError, ValueError):
     "A text longer than the model's context"
@@ -165,6 +167,7 @@ def pool_weights(b:dict, segs:list, pooling:str="mean") -> torch.Tensor:
         if s.last and len(idx): w[i, idx[-1, 0]] = 1.0
     return w
 
+
 # %% ../nbs/03_extract.ipynb #e191f2a8
 ATTN_STATS = ("entropy", "distance", "first_share", "special_share", "same_sentence_share")
 
@@ -202,7 +205,9 @@ def sentence_starts(corpus:Corpus) -> dict:
 def token_sentences(seg:Segment, starts:list) -> list:
     "Sentence index of each token of `seg` (by its last character), -1 for special tokens"
     a, e = np.array(seg.offsets, dtype=int).reshape(-1, 2).T
-    sid = np.searchsorted(starts, np.maximum(e - 1, a), "right") - 1
+    p = np.maximum(e - 1, a)                        # the token's last character
+    p = np.where(np.isin(p + 1, starts), p + 1, p)  # a bare joining space (`Ġ` alone) belongs to the sentence it opens
+    sid = np.searchsorted(starts, p, "right") - 1
     return np.where(np.array(seg.keep) == 1, sid, -1).tolist()
 
 # %% ../nbs/03_extract.ipynb #1b5fbd8a
@@ -221,6 +226,24 @@ def attention_keys(lm:LoadedModel, segs:list, b:dict) -> dict:
     if lm.family != "encoder-decoder": return {next(iter(lm.stacks)): (*enc, enc[1])}
     dec = (_on_tokens(b, [[1] + r[:-1] for r in spec], 0), _on_tokens(b, [[-1] + r[:-1] for r in sent], -1))
     return {"encoder": (*enc, enc[1]), "decoder": (*dec, dec[1]), "cross": (*enc, dec[1])}
+
+# %% ../nbs/03_extract.ipynb #3b119184
+def unit_weights(b:dict, segs:list, pooling:str="mean", rows:list|None=None) -> torch.Tensor:
+    """Weights (batch, units, tokens) pooling each segment into its units: one per segment, or with `rows` (units per
+    segment: its document's sentence count) one per sentence of its document, read from the document pass"""
+    if rows is None: return pool_weights(b, segs, pooling)[:, None]
+    keep = b["keep"].float()
+    sent = _on_tokens(b, [s.sentences for s in segs], -1)
+    w = (sent[:, None, :] == torch.arange(max(rows))[None, :, None]).float() * keep[:, None, :]
+    if pooling == "mean": return w
+    if pooling != "last": raise ValueError(f"unknown pooling `{pooling}`; use 'mean' or 'last'")
+    last = torch.zeros_like(w)                      # each sentence's last token, in the window where the sentence ends
+    t = torch.arange(w.shape[-1]).expand_as(w)
+    idx = torch.where(w > 0, t, -1).amax(-1)        # (batch, units): last position of each sentence in the window
+    for i, s in enumerate(segs):
+        for r in range(rows[i]):
+            if idx[i, r] >= 0 and not (s.split_sentence and r == max(s.sentences)): last[i, r, idx[i, r]] = 1.0
+    return last
 
 # %% ../nbs/03_extract.ipynb #845ab063
 class CacheError(MsmaError, RuntimeError):
@@ -413,55 +436,81 @@ class Activations:
     __repr__ = _repr_markdown_
 
 # %% ../nbs/03_extract.ipynb #a5a31428
-def token_units(lm:LoadedModel, texts:pd.DataFrame, segs:list, words:pd.DataFrame) -> pd.DataFrame:
-    "One row per kept token of every text, labelled with the corpus word it overlaps"
+def token_units(lm:LoadedModel, texts:pd.DataFrame, segs:list, words:pd.DataFrame, corpus:Corpus|None=None) -> pd.DataFrame:
+    """One row per kept token of every text, labelled with the corpus word it overlaps. With `corpus` (whose whole
+    documents the texts are) the tokens were read in their documents: each token also gets its sentence and that sentence's labels"""
     cols = ["start", "end", "word_index", "word", "pos"]          # per sentence, as arrays: one overlap test per token
     wl = {k: [g[c].to_numpy() for c in cols] for k, g in words.sort_values("word_index").groupby("sent_id")} if len(words) else {}
-    rows, count = [], {}                          # count: tokens kept so far per text (the t<k> of its unit ids)
+    in_doc = corpus is not None
+    if in_doc: sids, starts = corpus.sentences.groupby("doc_id", sort=False).sent_id.agg(list).to_dict(), sentence_starts(corpus)
+    rows, count = [], {}                 # count: tokens kept so far per text and sentence (the t<k> of its unit ids)
     for s in segs:
         t = texts.iloc[s.text_index]
-        ws = wl.get(t.get("sent_id"))
-        for ident, (a, e), k in zip(s.ids, s.offsets, s.keep):
+        for n, (ident, (a, e), k) in enumerate(zip(s.ids, s.offsets, s.keep)):
             if not k: continue
-            j = count[s.text_index] = count.get(s.text_index, -1) + 1
-            r = dict(unit_id=f"{t.unit_id}/t{j}", text_index=s.text_index,
-                     sent_id=t.get("sent_id"), doc_id=t.doc_id, token=lm.tokenizer.convert_ids_to_tokens(ident), start=a, end=e)
+            sid, off = (sids[t.doc_id][s.sentences[n]], starts[t.doc_id][s.sentences[n]]) if in_doc else (t.get("sent_id"), 0)
+            key = (s.text_index, sid)
+            j = count[key] = count.get(key, -1) + 1
+            r = dict(unit_id=f"{sid if in_doc else t.unit_id}/t{j}", text_index=s.text_index,
+                     sent_id=sid, doc_id=t.doc_id, token=lm.tokenizer.convert_ids_to_tokens(ident), start=a, end=e)
+            ws = wl.get(sid)
             if ws is not None:
-                hit = np.flatnonzero((ws[0] < max(e, a + 1)) & (ws[1] > a))      # the first corpus word the token overlaps
+                hit = np.flatnonzero((ws[0] + off < max(e, a + 1)) & (ws[1] + off > a))   # the first corpus word the token overlaps
                 if len(hit): r.update(word_index=int(ws[2][hit[0]]), word=ws[3][hit[0]], pos=ws[4][hit[0]])
             rows.append(r)
     df = pd.DataFrame(rows)
-    if "word_index" in df: df["first_subword"] = ~df.duplicated(["text_index", "word_index"]) & df.word_index.notna()
+    if "word_index" in df: df["first_subword"] = ~df.duplicated(["text_index", "sent_id", "word_index"]) & df.word_index.notna()
     lab = texts.drop(columns=["unit_id", "text", "sent_id", "doc_id", "position"], errors="ignore")
-    return df.join(lab, on="text_index")
+    df = df.join(lab, on="text_index")
+    if not in_doc: return df
+    slab = corpus.sentences.drop(columns=["doc_id", "text", *[c for c in lab if c in corpus.sentences]])
+    return df.merge(slab, on="sent_id", how="left")
 
 # %% ../nbs/03_extract.ipynb #2b96d826
 @dataclass
 class Plan:
     "What one extraction runs: texts (in unit-table order), their segments, units and processing order"
     texts:pd.DataFrame; by_text:list; units:pd.DataFrame; rows:np.ndarray; order:list; token_level:bool
+    in_document:bool = False    # sentence units pooled from their documents' passes (several units per text)
 
-def plan_extraction(lm:LoadedModel, corpus:Corpus, granularity="sentence", max_length=0, long_texts="error") -> Plan:
+def plan_extraction(lm:LoadedModel, corpus:Corpus, granularity="sentence", max_length=0, long_texts="error",
+                    context:str="unit") -> Plan:
     "Tokenize the corpus into segments, list the units, and fix the (length-sorted) processing order"
-    texts = unit_table(corpus, granularity).reset_index(drop=True)
-    segs = encode_texts(lm, texts.text, max_length, long_texts, texts.unit_id.tolist())
+    if context not in CONTEXTS: raise SettingsError(f"unknown context `{context}`; use one of {', '.join(CONTEXTS)}")
+    many = corpus.sentences.doc_id.duplicated().any()               # some document holds several sentences
+    whole = granularity == "document" or context == "document" and many       # the texts are whole documents
+    texts = unit_table(corpus, "document" if whole else granularity).reset_index(drop=True)
+    try: segs = encode_texts(lm, texts.text, max_length, long_texts, texts.unit_id.tolist())
+    except ContextLengthError as e:
+        if not whole or granularity == "document": raise
+        raise ContextLengthError(f"{e}; or encode every {granularity} alone with context='unit' (it then cannot see its document)".replace(
+            "unit `", "document `", 1)) from None
     by_text = [[] for _ in range(len(texts))]
     for s in segs: by_text[s.text_index].append(s)
-    if granularity == "document":             # sentence of each token: the same-sentence share of attention
+    if whole:                                 # sentence of each token: pooling per sentence, same-sentence share of attention
         starts = sentence_starts(corpus)
         for s in segs: s.sentences = token_sentences(s, starts[texts.doc_id.iloc[s.text_index]])
+        for ws in by_text:
+            for a, b in zip(ws, ws[1:]):
+                a.split_sentence = max(a.sentences) == next((x for x in b.sentences if x >= 0), -1)
+    in_doc = whole and granularity == "sentence"
     if granularity == "token":
-        units = token_units(lm, texts, segs, corpus.words)
+        units = token_units(lm, texts, segs, corpus.words, corpus if whole else None)
         counts = units.groupby("text_index").size().reindex(range(len(texts)), fill_value=0).to_numpy()
+    elif in_doc:                              # the sentence table, in the documents' order
+        units = unit_table(corpus, "sentence")
+        units = units.iloc[np.argsort(units.doc_id.map(dict(zip(texts.doc_id, range(len(texts))))).to_numpy(), kind="stable")].reset_index(drop=True)
+        counts = units.groupby("doc_id", sort=False).size().reindex(texts.doc_id).to_numpy()
     else: units, counts = texts.copy(), np.ones(len(texts), dtype=int)       # text kept: hover text, probes, reports
     rows = np.concatenate([[0], np.cumsum(counts)])
     order = sorted(range(len(texts)), key=lambda i: (max(len(s.ids) for s in by_text[i]), i))
-    return Plan(texts, by_text, units, rows, order, granularity == "token")
+    return Plan(texts, by_text, units, rows, order, granularity == "token", in_doc)
 
 # %% ../nbs/03_extract.ipynb #1aa2b64e
-def _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions):
+def _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context="unit"):
     return dict(model=dict(name=lm.name, family=lm.family, revision=lm.revision, fingerprint=lm.fingerprint),
                 corpus=dict(name=corpus.name, hash=corpus.hash), granularity=granularity, pooling=pooling,
+                context="document" if granularity == "document" else context,
                 max_length=min(max_length or lm.context_length, lm.context_length), long_texts=long_texts,
                 cache_dtype=cache_dtype, attentions=bool(attentions), msma_lab_version=msma_lab.__version__,
                 **({"attention_stats": list(ATTN_STATS)} if attentions else {}))
@@ -471,7 +520,7 @@ def cache_key(request:dict) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 # %% ../nbs/03_extract.ipynb #ed48f0e7
-def _attention_rows(lm, segs, b, res, wd, keep, token_level) -> dict:
+def _attention_rows(lm, segs, b, res, wd, keep, real, token_level) -> dict:
     "`ATTN_STATS` of every attention in the outputs `res`, pooled like the hidden states: {name: (blocks, rows, heads, 5)}"
     mask, att = b["attention_mask"].to(lm.device), {}
     weights = {s: r.attentions for s, r in res.items()}
@@ -479,21 +528,23 @@ def _attention_rows(lm, segs, b, res, wd, keep, token_level) -> dict:
     for s, ks in attention_keys(lm, segs, b).items():
         sp, se, qs = (k.to(lm.device) for k in ks)
         st = torch.stack([attention_stats(a, mask, sp, se, qs) for a in weights[s]])       # (blocks, b, t, h, 5)
-        att[s] = (st[:, keep] if token_level else torch.einsum("bt,lbthk->lbhk", wd, st)).float().cpu()
+        att[s] = (st[:, keep] if token_level else torch.einsum("brt,lbths->lbrhs", wd, st)[:, real]).float().cpu()
     return att
 
 # %% ../nbs/03_extract.ipynb #d0436abb
-def _run_batch(lm, segs, b, w, token_level, attentions):
-    "Pooled sums {stack: (layers, batch or tokens, d)} and attention stats of one batch"
+def _run_batch(lm, segs, b, w, token_level, attentions, real=None):
+    "Pooled sums {stack: (layers, units or tokens, d)} and attention stats of one batch; `w`: (batch, units, tokens) weights"
     keep = b["keep"].bool().to(lm.device)
     wd = w.to(lm.device)
+    real = torch.ones(w.shape[:2], dtype=torch.bool) if real is None else real    # (batch, units): which rows are units
+    real = real.to(lm.device)
     out = {s: [None] * lm.stacks[s].n_hidden for s in lm.stacks}
     def grab(stack, l, h):  # stays on the device: a .cpu() here would stall the GPU at every block
-        out[stack][l] = h[keep].float() if token_level else torch.einsum("bt,btd->bd", wd, h.float())
+        out[stack][l] = h[keep].float() if token_level else torch.einsum("brt,btd->brd", wd, h.float())[real]
     with torch.no_grad(), capture_hidden(lm, grab):
         res = forward_stacks(lm, b, attentions)
     hid = {s: torch.stack(v).cpu() for s, v in out.items()}
-    return hid, (_attention_rows(lm, segs, b, res, wd, keep, token_level) if attentions else {})
+    return hid, (_attention_rows(lm, segs, b, res, wd, keep, real, token_level) if attentions else {})
 
 # %% ../nbs/03_extract.ipynb #d6c342ee
 def _check_finite(x:torch.Tensor, stack, unit_ids, what="hidden state"):
@@ -530,11 +581,15 @@ def batches(segs:list, batch_size:int, pair_bytes:int=0, # bytes per (query, key
 
 # %% ../nbs/03_extract.ipynb #52bc8ede
 def _finish_batch(cache, plan, done:list, token_level:bool):
-    "Check, cast and write the rows of finished texts: `done` = [(text_index, {array: (layers, rows, ...)}, weight)]"
+    """Check, cast and write the rows of finished texts: `done` = [(text_index, {array: (layers, rows, ...)}, weights)],
+    where a text's rows are its windows' rows one after the other and `weights` (its units') add them up"""
     if not done: return
     for name in done[0][1]:
-        x = torch.cat([d[name] if token_level else d[name].sum(1, keepdim=True) / w for _, d, w in done], 1)
-        spans = np.cumsum([0] + [d[name].shape[1] if token_level else 1 for _, d, _ in done])
+        def pooled(d, w):
+            x = d[name]
+            return x.reshape(x.shape[0], -1, len(w), *x.shape[2:]).sum(1) / w.view(1, -1, *[1] * (x.ndim - 2))
+        x = torch.cat([d[name] if token_level else pooled(d, w) for _, d, w in done], 1)
+        spans = np.cumsum([0] + [int(plan.rows[ti + 1] - plan.rows[ti]) for ti, _, _ in done])
         ids = lambda: [u for ti, _, _ in done for u in plan.units.unit_id.iloc[plan.rows[ti]:plan.rows[ti + 1]]]
         _check_finite(x, name, ids)
         y = x.numpy().astype(cache.layout[name][1])
@@ -549,26 +604,32 @@ def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions
     todo = [s for i in plan.order[done:] for s in plan.by_text[i]]
     acc, finished, saved_at = {}, done, time.monotonic()
     pos_in_order = {ti: k for k, ti in enumerate(plan.order)}
+    n_units = lambda s: int(plan.rows[s.text_index + 1] - plan.rows[s.text_index])
     bar = tqdm(total=len(plan.order), initial=done, desc=f"extract {lm.name}", unit="text", disable=not progress)
     try:
         for segs in batches(todo, batch_size, _attention_pair_bytes(lm) if attentions else 0):
             b = make_batch(lm, segs, padding_side)
-            w = pool_weights(b, segs, pooling)
-            hid, att = _run_batch(lm, segs, b, w, token_level, attentions)
+            k = [n_units(s) for s in segs] if plan.in_document else None
+            w = unit_weights(b, segs, pooling, k)
+            real = torch.arange(w.shape[1])[None] < torch.tensor(k)[:, None] if k else None
+            hid, att = _run_batch(lm, segs, b, w, token_level, attentions, real)
             arrays = {**hid, **{f"attn_{s}": v for s, v in att.items()}}
-            start = np.concatenate([[0], np.cumsum(b["keep"].sum(1).tolist())]) if token_level else np.arange(len(segs) + 1)
-            ws, ready = w.sum(1).tolist(), []
+            per = b["keep"].sum(1).tolist() if token_level else (k or [1] * len(segs))
+            start = np.concatenate([[0], np.cumsum(per)])
+            ws, ready = w.sum(-1), []
             for j, s in enumerate(segs):
-                part = {n: v[:, start[j]:start[j + 1]] for n, v in arrays.items()}
+                part, wj = {n: v[:, start[j]:start[j + 1]] for n, v in arrays.items()}, ws[j, :(k[j] if k else 1)]
                 if s.text_index in acc or not s.last:            # a text split into several windows
                     a = acc.setdefault(s.text_index, ({n: [] for n in arrays}, [0.0]))
                     for n, v in part.items(): a[0][n].append(v)
-                    a[1][0] += ws[j]
+                    a[1][0] = a[1][0] + wj
                     if not s.last: continue
                     parts, wt = acc.pop(s.text_index)
-                    part, ws[j] = {n: torch.cat(v, 1) for n, v in parts.items()}, wt[0]
-                if not token_level and ws[j] == 0: raise CorpusError(f"unit `{plan.units.unit_id.iloc[s.text_index]}` has no content tokens to pool: remove it or give it text")
-                ready.append((s.text_index, part, ws[j]))
+                    part, wj = {n: torch.cat(v, 1) for n, v in parts.items()}, wt[0]
+                if not token_level and (wj == 0).any():
+                    u = plan.units.unit_id.iloc[plan.rows[s.text_index] + int((wj == 0).nonzero()[0, 0])]
+                    raise CorpusError(f"unit `{u}` has no content tokens to pool: remove it or give it text")
+                ready.append((s.text_index, part, wj))
             _finish_batch(cache, plan, ready, token_level)
             # progress: every text up to the first one still in flight, in processing order
             first_open = min((pos_in_order[t] for t in acc), default=pos_in_order[segs[-1].text_index] + 1)
@@ -639,8 +700,10 @@ def _eager_attention(lm:LoadedModel, on:bool):
 def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|None=None,
             batch_size:int|None=None, max_length:int|None=None, long_texts:str|None=None,
             attentions:bool=False, padding_side:str="right", cache_dtype:str|None=None,
-            cache_root=None, overwrite:bool=False, progress:bool=True, on_batch=None, settings=None) -> Activations:
-    "Hidden states 0..N of every stack of `model`, pooled per unit of `corpus_or_texts`, via the cache"
+            cache_root=None, overwrite:bool=False, progress:bool=True, on_batch=None, settings=None,
+            context:str|None=None) -> Activations:
+    """Hidden states 0..N of every stack of `model`, pooled per unit of `corpus_or_texts`, via the cache; sentence and
+    token units are read from one pass over their document (`context="document"`) or encoded alone (`"unit"`)"""
     from msma_lab.models import load_model
     cfg = settings or load_settings()
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=cfg.device, dtype=cfg.dtype, attentions=attentions)
@@ -648,12 +711,13 @@ def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|
     granularity, pooling = granularity or cfg.granularity, pooling or cfg.pooling
     cache_dtype, long_texts = cache_dtype or cfg.cache_dtype, long_texts or cfg.long_texts
     max_length = cfg.max_length if max_length is None else max_length
+    context = context or cfg.context
     if pooling not in ("mean", "last"): raise SettingsError(f"unknown pooling `{pooling}`; use 'mean' or 'last'")
     if pooling == "last" and lm.family != "decoder": raise SettingsError(f"pooling = last is for decoder models and {lm.name} is an {lm.family}; use pooling = mean")
     if cache_dtype not in ("float16", "float32"): raise SettingsError(f"cache_dtype must be 'float16' or 'float32', not {cache_dtype!r}")
     if padding_side not in ("left", "right"): raise SettingsError("padding_side must be 'left' or 'right'")
-    plan = plan_extraction(lm, corpus, granularity, max_length, long_texts)
-    request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions)
+    plan = plan_extraction(lm, corpus, granularity, max_length, long_texts, context)
+    request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context)
     try: root = Path(cache_root or cache_dir("activations", cfg))
     except OSError as e: raise _unusable(Path(e.filename or cfg.cache_dir), e) from None
     path = root/f"{lm.name.replace('/', '--')}-{granularity}-{cache_key(request)}"
@@ -684,3 +748,27 @@ def reference_hidden(lm:LoadedModel, texts:list, pooling:str="mean") -> dict:
         w = pool_weights(b, [Segment(0, [], [], [])], pooling).to(lm.device)
         for s, h in hs.items(): out[s].append(torch.stack([(w[0, :, None] * x[0].float()).sum(0) / w.sum() for x in h]))
     return {s: torch.stack(v, 1).cpu().numpy() for s, v in out.items()}
+
+# %% ../nbs/03_extract.ipynb #60b673bc
+def reference_in_document(lm:LoadedModel, corpus:Corpus) -> dict:
+    "Per sentence of `corpus`, the mean of its tokens' states in a plain HF forward over its whole document (one document at a time)"
+    out = {s: [] for s in lm.stacks}
+    for d, g in corpus.sentences.groupby("doc_id", sort=False):
+        text, spans, at = " ".join(g.text), [], 0
+        for t in g.text: at = text.find(t, at); spans.append((at, at + len(t))); at += len(t)
+        enc = lm.tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True, return_tensors="pt")
+        ids, mask = enc["input_ids"].to(lm.device), enc["attention_mask"].to(lm.device)
+        kw = dict(decoder_input_ids=torch.cat([torch.tensor([[lm.config.decoder_start_token_id]]), enc["input_ids"][:, :-1]], 1).to(lm.device)) \
+             if lm.family == "encoder-decoder" else {}
+        with torch.no_grad(): r = lm.model(input_ids=ids, attention_mask=mask, output_hidden_states=True, **kw)
+        hs = {"encoder": r.encoder_hidden_states, "decoder": r.decoder_hidden_states} if lm.family == "encoder-decoder" \
+             else {next(iter(lm.stacks)): r.hidden_states}
+        def sentence_of(a, e, special):
+            last = next((p for p in range(e - 1, a - 1, -1) if not text[p].isspace()), None)
+            if special: return -1
+            if last is None: last = e           # a bare space token: the sentence it opens
+            return next(k for k, (x, y) in enumerate(spans) if last < y or k == len(spans) - 1)
+        sent = torch.tensor([sentence_of(a, e, sp) for (a, e), sp in zip(enc["offset_mapping"][0].tolist(), enc["special_tokens_mask"][0].tolist())])
+        for s, h in hs.items():
+            out[s].append(torch.stack([torch.stack([x[0, sent == k].float().mean(0) for k in range(len(g))]) for x in h]))
+    return {s: torch.cat(v, 1).cpu().numpy() for s, v in out.items()}

@@ -153,13 +153,13 @@ def _tiny_config(family, tok, n_layers=4, d=32):
     import transformers as tr
     v, ids = len(tok), dict(pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
     ids = {k: x for k, x in ids.items() if x is not None}
-    if family == "gpt2": return tr.GPT2Config(vocab_size=v, n_positions=128, n_embd=d, n_layer=n_layers, n_head=4, **ids)
+    if family == "gpt2": return tr.GPT2Config(vocab_size=v, n_positions=256, n_embd=d, n_layer=n_layers, n_head=4, **ids)
     if family == "llama": return tr.LlamaConfig(vocab_size=v, hidden_size=d, intermediate_size=2*d, num_hidden_layers=n_layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, **ids)
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, **ids)
     if family in ("bert", "roberta"):
         cfg = tr.BertConfig if family == "bert" else tr.RobertaConfig
         return cfg(vocab_size=v, hidden_size=d, num_hidden_layers=n_layers, num_attention_heads=4, intermediate_size=2*d,
-                   max_position_embeddings=130, **ids)
+                   max_position_embeddings=258, **ids)
     if family == "t5": return tr.T5Config(vocab_size=v, d_model=d, d_kv=8, d_ff=2*d, num_layers=n_layers-1,
         num_decoder_layers=n_layers-1, num_heads=4, decoder_start_token_id=tok.pad_token_id, **ids)
     raise ValueError(f"unknown tiny family `{family}`; choose from {', '.join(TINY_FAMILIES)}")

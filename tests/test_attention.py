@@ -68,7 +68,10 @@ def test_cache_matches_hf_attentions(family, models, docs, tmp_path):
         seg = encode_texts(lm, [text])[0]
         spans, pos = [], 0
         for s in sents: spans.append((pos, pos + len(s) + 1)); pos += len(s) + 1    # + the joining space
-        sid = np.array([next(j for j, (s0, s1) in enumerate(spans) if s0 <= max(e - 1, a) < s1) if k else -1
+        def last(a, e):             # the token's last character; a bare joining space belongs to the sentence it opens
+            p = max(e - 1, a)
+            return p + 1 if text[p] == " " and any(p == s1 - 1 for _, s1 in spans[:-1]) else p
+        sid = np.array([next(j for j, (s0, s1) in enumerate(spans) if s0 <= last(a, e) < s1) if k else -1
                         for (a, e), k in zip(seg.offsets, seg.keep)])
         sp, keep, ids = 1 - np.array(seg.keep), np.array(seg.keep, bool), torch.tensor([seg.ids])
         with torch.no_grad():
@@ -101,10 +104,16 @@ def test_padding_and_batch_size_never_change_a_profile(family, models, docs, tmp
 
 
 def test_sentence_units_stay_in_their_sentence(models, docs, tmp_path):
-    "Sentence (and token) units have one sentence: same_sentence_share is exactly 1"
+    "Sentence (and token) units encoded alone have one sentence: same_sentence_share is exactly 1; read in their document they look across"
+    same = ATTN_STATS.index("same_sentence_share")
     for g in ("sentence", "token"):
-        a = run(models["llama"], docs, tmp_path / g, g).attention()
-        np.testing.assert_allclose(a[..., ATTN_STATS.index("same_sentence_share")], 1, atol=1e-6)
+        a = run(models["llama"], docs, tmp_path / g, g, context="unit").attention()
+        np.testing.assert_allclose(a[..., same], 1, atol=1e-6)
+        d = run(models["llama"], docs, tmp_path / f"{g}-doc", g, context="document")
+        first = d.units.position.to_numpy() == 0 if g == "sentence" else d.units.sent_id.str.endswith("/s0").to_numpy()
+        x = d.attention()[..., same]
+        np.testing.assert_allclose(x[:, first], 1, atol=1e-6)   # causal: a document's first sentence has nothing before it
+        assert x[:, ~first].max() < 0.99                        # every later one attends to what came before
 
 
 def test_t5_encoder_decoder_and_cross(models, docs, tmp_path):

@@ -121,7 +121,9 @@ def test_resume_with_split_texts(tmp_path, granularity, stop_batch):
     assert progress(only_cache(tmp_path / "part")) == n[-1]
     resumed = extract(lm, texts, cache_root=tmp_path / "part", **kw)
     assert resumed.units.equals(full.units)
-    np.testing.assert_array_equal(resumed.stack(), full.stack())
+    # batches after a resume hold other windows, so other padded lengths: the forward's rounding may differ by an ulp of
+    # the float16 cache; a window lost or doubled would move whole rows
+    np.testing.assert_allclose(resumed.stack().astype(np.float32), full.stack().astype(np.float32), rtol=0, atol=1e-4)
 
 
 KILL_SCRIPT = textwrap.dedent("""

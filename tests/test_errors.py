@@ -111,7 +111,7 @@ def test_text_longer_than_context(tmp_path):
     with pytest.raises(ContextLengthError) as e:
         extract(lm, ["Short.", LONG], long_texts="error", cache_root=tmp_path, progress=False)
     msg = str(e.value)
-    assert "unit `t1/s0`" in msg and "the limit is 128" in msg and "long_texts='split'" in msg
+    assert "unit `t1/s0`" in msg and "the limit is 256" in msg and "long_texts='split'" in msg
     assert not any(tmp_path.iterdir()), "nothing is written for a refused corpus"
     with pytest.raises(ContextLengthError, match=r"unit `t0/s0` has \d+ tokens but the limit is 5"):
         extract(lm, ["A sentence of more than five tokens, surely."], max_length=5, cache_root=tmp_path, progress=False)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from msma_lab.corpus import Corpus
-from msma_lab.extract import ATTN_STATS, extract, reference_hidden, encode_texts
+from msma_lab.extract import ATTN_STATS, extract, reference_hidden, encode_texts, sentence_starts
 from msma_lab.models import TINY_FAMILIES, tiny_model
 
 from helpers import hf_token_states, content_tokens
@@ -99,6 +99,56 @@ def test_document_granularity(family, models, corpus, tmp_path):
     joined = [" ".join(sents[sents.doc_id == d].sort_values("position").text) for d in docs.doc_id]
     ref = reference_hidden(lm, joined)
     for s in acts.stacks: np.testing.assert_allclose(acts.stack(s), ref[s], atol=TOL, rtol=0)
+
+
+def _three_docs(corpus):
+    "Three shipped documents cut to their first four sentences (inside every tiny context)"
+    sents = corpus.sentences[corpus.sentences.position < 4]
+    docs = corpus.docs.iloc[[0, 9, 30]].reset_index(drop=True)
+    sents = sents[sents.doc_id.isin(docs.doc_id)].reset_index(drop=True)
+    return Corpus(docs.assign(n_sentences=4), sents, corpus.words[corpus.words.sent_id.isin(sents.sent_id)], "three-docs")
+
+
+def _sentence_of_tokens(lm, corpus, doc_id, text):
+    "Sentence of each token of a plain tokenization of the document's text, from the joined string (None for special tokens)"
+    enc = lm.tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True)
+    starts = sentence_starts(corpus)[doc_id]
+    out = []
+    for (a, e), sp in zip(enc["offset_mapping"], enc["special_tokens_mask"]):
+        p = max(e - 1, a)
+        if p + 1 in starts: p += 1                    # a bare joining space opens the next sentence
+        out.append(None if sp else max(k for k, s0 in enumerate(starts) if s0 <= p))
+    return out
+
+
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_document_context_parity(family, models, corpus, tmp_path):
+    "context='document': each sentence's mean, last token and token rows equal a plain HF forward over its whole document"
+    lm, sub = models[family], _three_docs(corpus)
+    per_doc = [(d, " ".join(g.text), g) for d, g in sub.sentences.groupby("doc_id", sort=False)]
+    hand = {"mean": [], "last": [], "token": []}
+    for d, text, g in per_doc:
+        h, keep = hf_token_states(lm, text)
+        sid = _sentence_of_tokens(lm, sub, d, text)
+        for k in range(len(g)):
+            idx = [i for i, x in enumerate(sid) if x == k]
+            hand["mean"].append({st: h[st][:, idx].mean(1) for st in h})
+            hand["last"].append({st: h[st][:, idx[-1]] for st in h})
+        hand["token"].append({st: h[st][:, keep] for st in h})
+    for side, bs in (("right", 3), ("left", 1)):
+        for pooling in ("mean", "last") if lm.family == "decoder" else ("mean",):
+            acts = extract(lm, sub, "sentence", pooling=pooling, context="document", padding_side=side, batch_size=bs,
+                           cache_dtype="float32", cache_root=tmp_path / f"{side}{pooling}", progress=False)
+            assert acts.units.sent_id.tolist() == sub.sentences.sent_id.tolist()
+            for st in acts.stacks:
+                np.testing.assert_allclose(acts.stack(st), np.stack([x[st] for x in hand[pooling]], 1), atol=TOL, rtol=0,
+                                           err_msg=f"{family} {st} {side} {pooling}")
+        tok = extract(lm, sub, "token", context="document", padding_side=side, batch_size=bs, cache_dtype="float32",
+                      cache_root=tmp_path / f"{side}tok", progress=False)
+        for st in tok.stacks:
+            np.testing.assert_allclose(tok.stack(st), np.concatenate([x[st] for x in hand["token"]], 1), atol=TOL, rtol=0)
+        assert tok.units.sent_id.isin(sub.sentences.sent_id).all() and tok.units.pos.notna().mean() > 0.9
+        assert tok.units.unit_id.is_unique and "form" in tok.units
 
 
 @pytest.mark.parametrize("family", ["llama", "roberta", "t5"])

@@ -245,6 +245,8 @@ def fit(self:MSMAMap, x, y, x_val=None, y_val=None, R=None):
             start = total.item() if start is None else start
             opt.zero_grad(); total.backward(); opt.step(); step += 1
             rows.append(dict(epoch=epoch, step=step, split="train", total=total.item(), mi=mi.item(), **{k: v.item() for k, v in t.items()}))
+        if lam[1] and epoch == 0:                        # the validation yardstick: this critic, frozen from now on
+            self._val_critic = copy.deepcopy(self.info.mine.critic).requires_grad_(False)
         vl = self._val(Xv, Yv, gen)
         rows.append(dict(epoch=epoch, step=step, split="val", **vl))
         crit = vl[self.stop_on]                          # geo: the held-out geometric error, whatever the λs
@@ -259,12 +261,15 @@ def fit(self:MSMAMap, x, y, x_val=None, y_val=None, R=None):
 # %% ../nbs/06_align.ipynb #b31e5488
 @patch
 def _val(self:MSMAMap, Xv, Yv, gen):
-    "Validation losses (no gradient step; curvature needs autograd, so it is computed outside no_grad)"
+    """Validation losses (no gradient step; curvature needs autograd, so it is computed outside no_grad); the MI term is read
+    with the critic frozen after the first epoch, so that across epochs it moves with the map only, not with the critic"""
     perm = torch.randperm(len(Xv), generator=gen).to(Xv.device)
+    critic = getattr(self, "_val_critic", None)
+    critic = self.info.mine.critic if critic is None else critic
     with torch.no_grad():
         fx = self.net(Xv)
         g = geo_loss(fx, Yv, self.stress)
-        mi = (dv_bound(self.info.mine.critic, fx, Yv, perm) if self.info_method == "mine" else infonce_bound(self.info.mine.critic, fx, Yv)) \
+        mi = (dv_bound(critic, fx, Yv, perm) if self.info_method == "mine" else infonce_bound(critic, fx, Yv)) \
              if self.lambdas[1] else torch.zeros(())
     c = curvature_loss(self.net.g, Xv[:256]).detach() if self.lambdas[2] else torch.zeros(())
     lam = self.lambdas

@@ -7,6 +7,7 @@ Docs: https://msma-lab.github.io/msma_lab/crossfit.html.md"""
 # %% ../nbs/07a_crossfit.ipynb #a42df881
 from __future__ import annotations
 from dataclasses import dataclass
+from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,10 +19,12 @@ from .results import Result, Skipped
 from .stats import r2_by_document, pooled_r2, bootstrap_ci, compare_maps, holm
 from .scales import scale_map, scale_representations, split_units
 from .align import DIRECTIONS, AlignmentDiverged, fit_alignment
+from .metrics import linear_cka
+from scipy.spatial.distance import cdist
 
 # %% auto #0
-__all__ = ['MIN_SPLIT_UNITS', 'DECLARED', 'document_folds', 'CrossFit', 'fold_splits', 'crossfit_alignment', 'comparison_verdict',
-           'repeat_crossfit', 'crossfit_stage']
+__all__ = ['MIN_SPLIT_UNITS', 'DECLARED', 'document_folds', 'same_topic_mrr', 'CrossFit', 'fold_splits', 'crossfit_alignment',
+           'comparison_verdict', 'hierarchical_pairs', 'hierarchical_crossfit', 'repeat_crossfit', 'crossfit_stage']
 
 # %% ../nbs/07a_crossfit.ipynb #57d73298
 def document_folds(units:pd.DataFrame, k:int=5, seed:int=0, by:str="doc_id", stratify:str|None="topic") -> np.ndarray:
@@ -38,11 +41,35 @@ def document_folds(units:pd.DataFrame, k:int=5, seed:int=0, by:str="doc_id", str
         start += len(g)                              # the next class starts where this one stopped: fold sizes stay even
     return units[by].map(fold).to_numpy()
 
+# %% ../nbs/07a_crossfit.ipynb #338dd1c4
+def same_topic_mrr(pred, y, topics=None) -> float:
+    "Mean reciprocal rank of each unit's own target among the targets of its topic (all units without topics), by Euclidean distance to its prediction"
+    pred, y = np.asarray(pred, np.float64), np.asarray(y, np.float64)
+    topics = np.zeros(len(y)) if topics is None else np.asarray(topics)
+    rr = np.empty(len(y))
+    for t in np.unique(topics):
+        idx = np.flatnonzero(topics == t)
+        D = cdist(pred[idx], y[idx])
+        rr[idx] = 1.0 / ((D < np.diag(D)[:, None]).sum(1) + 1)     # ties count for the unit
+    return float(rr.mean())
+
+# %% ../nbs/07a_crossfit.ipynb #f42a369a
+def _secondary(pred, y, topics, seed:int) -> dict:
+    "Unbiased CKA and same-topic MRR of one fold's predictions, each with its shuffled-pairing null"
+    rng = np.random.default_rng(seed)
+    t = np.zeros(len(y)) if topics is None else np.asarray(topics)
+    within = np.arange(len(y))
+    for v in np.unique(t):                                  # a permutation inside each topic: same candidates, no pairing
+        idx = np.flatnonzero(t == v); within[idx] = rng.permutation(idx)
+    return dict(n=len(y), cka=linear_cka(pred, y), cka_null=linear_cka(pred, y[rng.permutation(len(y))]),
+                mrr=same_topic_mrr(pred, y, topics), mrr_null=same_topic_mrr(pred, y[within], topics))
+
 # %% ../nbs/07a_crossfit.ipynb #f2c7a590
-def _fold_piece(smap, reps, splits:dict, docs, fold:int, maps, directions, seed:int, fit_kw:dict) -> list:
-    "Fit the maps on one fold's training documents; per-document SSE/SST (around the training mean) of each map on the fold's units"
+def _fold_piece(smap, reps, splits:dict, docs, fold:int, maps, directions, seed:int, fit_kw:dict, topics=None) -> tuple:
+    """Fit the maps on one fold's training documents; per-document SSE/SST (around the training mean) of each map on the fold's
+    units, and the secondary endpoints (CKA, same-topic MRR, with their nulls)"""
     al = fit_alignment(None, smap, maps=maps, seed=seed, directions=directions, splits=splits, reps=reps, progress=False, **fit_kw)
-    test, rows = splits["test"], []
+    test, rows, sec = splits["test"], [], []
     for d, name in al.maps:
         src, tgt = DIRECTIONS[d]
         y, center = al.reps[tgt][test], al.reps[tgt][splits["train"]].mean(0)     # ≈ 0 when standardised; right in every mode
@@ -52,7 +79,8 @@ def _fold_piece(smap, reps, splits:dict, docs, fold:int, maps, directions, seed:
         per = r2_by_document(np.zeros_like(y) if pred is None else pred, y, docs[test], center)
         if err: per = per.assign(sse=np.nan, error=err)
         rows.append(per.reset_index().assign(direction=d, map=name, fold=fold))
-    return rows
+        if pred is not None: sec.append(dict(direction=d, map=name, fold=fold, **_secondary(pred, y, None if topics is None else topics[test], seed + fold)))
+    return rows, sec
 
 # %% ../nbs/07a_crossfit.ipynb #bc1041fb
 @dataclass
@@ -62,6 +90,7 @@ class CrossFit(Result):
     k:int = 5
     seed:int = 0
     model:str = ""
+    secondary:pd.DataFrame|None = None   # per direction × map × fold: n, cka, cka_null, mrr, mrr_null (never read for the verdict)
     def _memo(self, key, make):
         "A table derived from `per_doc`, computed once per result (bootstraps of 9,999 resamples; `per_doc` is fixed once fitted)"
         cache = self.__dict__.setdefault("_derived", {})
@@ -97,13 +126,14 @@ def crossfit_alignment(acts, smap, k:int=5, maps=("identity", "procrustes", "rid
     units, docs = acts.units, acts.units.doc_id.to_numpy()
     reps = fit_kw.pop("reps", None)
     if reps is None: reps = scale_representations(acts, smap, fit_kw.get("how", "mean"))
-    jobs = [delayed(_fold_piece)(smap, reps, sp, docs, f, maps, directions, seed, fit_kw | dict(ablations=ablations, lambdas=lambdas))
+    topics = units.topic.to_numpy() if "topic" in units else None
+    jobs = [delayed(_fold_piece)(smap, reps, sp, docs, f, maps, directions, seed, fit_kw | dict(ablations=ablations, lambdas=lambdas), topics)
             for f, sp in enumerate(fold_splits(units, k, seed, val_frac))]
     n = planned_workers() if resolve_device(fit_kw.get("device")) == "cpu" else 1
-    rows, bar = [], tqdm(total=k, desc="folds", disable=not progress)
-    for r in run_pieces(jobs, n): rows += r; bar.update()
+    rows, sec, bar = [], [], tqdm(total=k, desc="folds", disable=not progress)
+    for r, s in run_pieces(jobs, n): rows += r; sec += s; bar.update()
     bar.close()
-    return CrossFit(pd.concat(rows, ignore_index=True), k, seed, acts.manifest["model"]["name"])
+    return CrossFit(pd.concat(rows, ignore_index=True), k, seed, acts.manifest["model"]["name"], pd.DataFrame(sec))
 
 # %% ../nbs/07a_crossfit.ipynb #6d20b017
 def _r2_rows(per_doc:pd.DataFrame) -> pd.DataFrame:
@@ -166,6 +196,16 @@ def figure(self) -> go.Figure:
                              yaxis_title="R² (1 − SSE/SST, training-mean baseline)", yaxis_range=[max(-1.15, min(-0.05, t.r2.min() - 0.1)), 1.05],
                              template="plotly_white", height=420)
 
+# %% ../nbs/07a_crossfit.ipynb #77be2557
+@patch_to(CrossFit)
+def secondary_table(self) -> pd.DataFrame:
+    "Secondary endpoints per direction and map, unit-weighted over the folds, each beside its shuffled-pairing null (descriptive)"
+    if self.secondary is None or not len(self.secondary): return pd.DataFrame()
+    g = self.secondary.assign(**{c: lambda d, c=c: d[c] * d.n for c in ("cka", "cka_null", "mrr", "mrr_null")})
+    t = g.groupby(["direction", "map"], sort=False)[["n", "cka", "cka_null", "mrr", "mrr_null"]].sum()
+    for c in ("cka", "cka_null", "mrr", "mrr_null"): t[c] /= t.n
+    return t.reset_index().rename(columns={"n": "units"})
+
 # %% ../nbs/07a_crossfit.ipynb #0387adcc
 _DIR_NAMES = {"GI": "global → intermediate", "IL": "intermediate → local", "IG": "intermediate → global", "LI": "local → intermediate"}
 
@@ -188,6 +228,40 @@ def verdict_lines(self, alpha:float=0.05) -> list:
                    f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}] over {c.docs} documents, Holm p {'< 0.001' if c.p_holm < 0.001 else f'= {c.p_holm:.3f}'}; "
                    f"one cross-fit, seed {self.seed}: fold draw and MSMA initialisation not varied)")
     return out
+
+# %% ../nbs/07a_crossfit.ipynb #2ef59a29
+def hierarchical_pairs(docs, sents, tokens=None, partition:str="paper", stack:str|None=None, how:str="mean") -> dict:
+    """Per direction, (units, source, target): G→I = (sentences, their document's global band, their intermediate band);
+    I→L = (tokens, their sentence's intermediate band, their local band). One ScaleMap (from `sents`) for all three"""
+    smap = scale_map(sents, partition, stack)
+    for a, what in ((docs, "document"), (sents, "sentence"), (tokens, "token")):
+        if a is not None and a.manifest["granularity"] != what:
+            raise ValueError(f"hierarchical_pairs wants {what} units there, not {a.manifest['granularity']} units")
+    rd, rs = scale_representations(docs, smap, how), scale_representations(sents, smap, how)
+    at = pd.Series(np.arange(len(docs)), index=docs.units.doc_id)
+    missing = ~sents.units.doc_id.isin(at.index)
+    if missing.any(): raise ValueError(f"{int(missing.sum())} sentences have no document among `docs`: extract both from one corpus")
+    out = {"GI": (sents.units.reset_index(drop=True), rd["global"][at[sents.units.doc_id].to_numpy()], rs["intermediate"])}
+    if tokens is not None:
+        rt, ps = scale_representations(tokens, smap, how), pd.Series(np.arange(len(sents)), index=sents.units.sent_id)
+        keep = tokens.units.sent_id.isin(ps.index).to_numpy()
+        u = tokens.units[keep].reset_index(drop=True)
+        out["IL"] = (u, rs["intermediate"][ps[u.sent_id].to_numpy()], rt["local"][keep])
+    return out
+
+# %% ../nbs/07a_crossfit.ipynb #e8fcab7a
+@uses_threads
+def hierarchical_crossfit(docs, sents, tokens=None, k:int=5, partition:str="paper", stack:str|None=None, seed:int=0,
+                          maps=("identity", "procrustes", "ridge", "msma"), **kw) -> CrossFit:
+    "`crossfit_alignment` of each direction of `hierarchical_pairs` (G→I over sentences, I→L over tokens), as one CrossFit"
+    parts = []
+    for d, (units, x, y) in hierarchical_pairs(docs, sents, tokens, partition, stack).items():
+        src, tgt = DIRECTIONS[d]
+        reps = {"global": y, "intermediate": y, "local": y} | {src: x, tgt: y}
+        fake = SimpleNamespace(units=units, manifest=sents.manifest)
+        parts.append(crossfit_alignment(fake, None, k=k, maps=maps, directions=(d,), seed=seed, reps=reps, **kw))
+    return CrossFit(pd.concat([p.per_doc for p in parts], ignore_index=True), k, seed, sents.manifest["model"]["name"] + " (hierarchical)",
+                    pd.concat([p.secondary for p in parts], ignore_index=True))
 
 # %% ../nbs/07a_crossfit.ipynb #039a8ae4
 def repeat_crossfit(acts, smap, seeds=(0, 1, 2), pairs=DECLARED, **kw) -> tuple:

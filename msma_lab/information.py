@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .metrics import gaussian_kl, linear_cka, mutual_information, shuffled_null
+from .metrics import gaussian_kl, linear_cka, mutual_information, shuffled_null, _hsic
 from .scales import ScaleMap, scale_representations
 from joblib import delayed
 from .config import uses_threads, run_pieces
@@ -19,7 +19,7 @@ from .results import Result, Skipped
 from .extract import Activations
 
 # %% auto #0
-__all__ = ['MIN_UNITS', 'layer_information', 'information_figure', 'Information', 'information_stage']
+__all__ = ['MIN_UNITS', 'layer_information', 'own_band_share', 'information_figure', 'Information', 'information_stage']
 
 # %% ../nbs/09a_information.ipynb #7ad5b98a
 def _z(x):
@@ -52,21 +52,30 @@ def _kl_floor(x, seed):
 def _layer_rows(l:int, band:str, x, xr, refs:dict, seed:int, n_null:int) -> list:
     "The rows of layer `l` (standardised `x`, raw `xr`) against each reference: name -> (standardised, raw)"
     floor = _kl_floor(xr, seed)
-    return [dict(layer=l, reference=ref, band=band, kl_floor=floor, **_pair_stats(x, y, xr, yr, seed, n_null)) for ref, (y, yr) in refs.items()]
+    return [dict(layer=l, reference=ref, band=band, loo=ref == band, kl_floor=floor, **_pair_stats(x, y, xr, yr, seed, n_null))
+            for ref, (y, yr) in refs.items()]
 
 # %% ../nbs/09a_information.ipynb #f2621671
 MIN_UNITS = 20
 
 @uses_threads
 def layer_information(acts, smap:ScaleMap, max_units:int=1000, seed:int=0, n_null:int=3) -> pd.DataFrame:
-    "One row per (layer, reference): reference = 'next' (layer l vs l+1) or a scale band's mean"
+    """One row per (layer, reference): reference = 'next' (layer l vs l+1) or a scale band's mean — for the layer's own band,
+    the mean of the band's *other* hidden states (`loo`), so a layer is never compared with an average that contains it"""
     if len(acts) < MIN_UNITS:
         raise ValueError(f"layer_information needs at least {MIN_UNITS} units (the MI estimator's minimum); got {len(acts)}: use more texts")
     idx = np.sort(np.random.default_rng(seed).permutation(len(acts))[:max_units])
     raw_bands = {s: x[idx] for s, x in scale_representations(acts, smap).items()}
     raw = [np.asarray(acts.layer(l, smap.stack)[idx], dtype=np.float32) for l in range(smap.n_hidden)]
     H, bands = [_z(x) for x in raw], {s: _z(x) for s, x in raw_bands.items()}
-    refs = lambda l: ({"next": (H[l + 1], raw[l + 1])} if l + 1 < len(H) else {}) | {s: (b, raw_bands[s]) for s, b in bands.items()}
+    size = {s: hi - lo + 1 for s, (lo, hi) in smap.ranges.items()}
+    def loo(l, s):                                 # the band's mean without hidden state l (raw, then standardised)
+        r = ((raw_bands[s].astype(np.float64) * size[s] - raw[l]) / (size[s] - 1)).astype(np.float32)
+        return _z(r), r
+    def refs(l):
+        own = smap.band_of(l)
+        out = {"next": (H[l + 1], raw[l + 1])} if l + 1 < len(H) else {}
+        return out | {s: (loo(l, s) if s == own else (b, raw_bands[s])) for s, b in bands.items() if s != own or size[s] > 1}
     jobs = [delayed(_layer_rows)(l, smap.band_of(l), H[l], raw[l], refs(l), seed, n_null) for l in range(len(H))]
     out = run_pieces(jobs, None if len(H) > 2 else 1)       # layers are independent: one worker process per core
     return pd.DataFrame([r for rows in out for r in rows])
@@ -79,6 +88,49 @@ class _ArrayActs:
     def n_hidden(self, stack=None): return len(self.H)
     def stack(self, stack=None): return self.H
     def layer(self, l, stack=None): return self.H[l]
+
+# %% ../nbs/09a_information.ipynb #9c8bd6c7
+def _gram_cka(K, L) -> float:
+    "Unbiased linear CKA from two Gram matrices"
+    kl, kk, ll = _hsic(K, L), _hsic(K, K), _hsic(L, L)
+    return float(kl / np.sqrt(kk * ll)) if kk > 0 and ll > 0 else float("nan")
+
+# %% ../nbs/09a_information.ipynb #0dfb649b
+def _own_share(X:list, K:list, bands:list) -> float:
+    "Share of layers whose most similar band mean (unbiased CKA; the own band's mean leaves the layer out) is their own"
+    sums = [sum(X[b] for b in S) for S in bands]
+    Ks = [(s / len(S)) @ (s / len(S)).T for s, S in zip(sums, bands)]
+    hits = 0
+    for l in range(len(X)):
+        own, sims = next(j for j, S in enumerate(bands) if l in S), []
+        for j, S in enumerate(bands):
+            if j != own: sims.append(_gram_cka(K[l], Ks[j]))
+            elif len(S) == 1: sims.append(-np.inf)                 # nothing left of its band to compare with
+            else:
+                m = (sums[j] - X[l]) / (len(S) - 1)
+                sims.append(_gram_cka(K[l], m @ m.T))
+        hits += int(np.argmax(sims) == own)
+    return hits / len(X)
+
+# %% ../nbs/09a_information.ipynb #858caa41
+def own_band_share(acts, smap:ScaleMap, n_units:int=150, n_partitions:int=100, seed:int=0) -> dict:
+    """Share of hidden states most similar to their own band's mean (leaving themselves out), beside the same share under
+    random contiguous three-band partitions: its mean, 95th percentile and the p-value of the observed share"""
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.permutation(len(acts))[:n_units])
+    X = []
+    for l in range(smap.n_hidden):
+        x = np.asarray(acts.layer(l, smap.stack)[idx], dtype=np.float64)
+        x = x - x.mean(0)
+        X.append(x / max(np.linalg.norm(x), 1e-12))
+    K, L = [x @ x.T for x in X], len(X)
+    obs = _own_share(X, K, [list(range(lo, hi + 1)) for lo, hi in smap.ranges.values()])
+    cuts = set()
+    while len(cuts) < min(n_partitions, (L - 1) * (L - 2) // 2):
+        i, j = sorted(rng.choice(np.arange(1, L), 2, replace=False)); cuts.add((int(i), int(j)))
+    null = np.array([_own_share(X, K, [list(range(0, i)), list(range(i, j)), list(range(j, L))]) for i, j in sorted(cuts)])
+    return dict(share=obs, null_mean=float(null.mean()), null_q95=float(np.quantile(null, 0.95)),
+                p=float((1 + (null >= obs).sum()) / (1 + len(null))), partitions=len(null), units=len(idx))
 
 # %% ../nbs/09a_information.ipynb #1df01a97
 def information_figure(info:pd.DataFrame, smap:ScaleMap, title:str="Information across layers") -> go.Figure:
@@ -110,6 +162,7 @@ class Information(Result):
     info:pd.DataFrame
     smap:ScaleMap
     model:str = ""
+    own_band:dict|None = None     # `own_band_share`: the share of layers nearest their own band, against random partitions
     def table(self) -> pd.DataFrame: return self.info
     def figure(self) -> go.Figure: return information_figure(self.info, self.smap, f"{self.model}: information across layers")
 
@@ -118,5 +171,5 @@ class Information(Result):
 def information_stage(acts:Activations, smap:ScaleMap, max_units:int=1000) -> Result:
     "Stage `information` (Skipped below the estimators' minimum of units)"
     if len(acts) < MIN_UNITS: return Skipped("information", f"{len(acts)} units, fewer than {MIN_UNITS}; use more texts")
-    return Information(layer_information(acts, smap, max_units=max_units), smap, acts.manifest["model"]["name"])
+    return Information(layer_information(acts, smap, max_units=max_units), smap, acts.manifest["model"]["name"], own_band_share(acts, smap))
 

@@ -107,19 +107,26 @@ class Comparison(Result):
     models:list               # [model, family] per model
     def table(self) -> pd.DataFrame: return self.peaks
     def verdicts(self) -> list:
-        "One sentence per model and stack: does each probe peak in its own band?"
+        "One sentence per model and stack: is each probe called in its own band (band call yes; see 09_probing)?"
         out = []
         for (mod, st), g in self.peaks.groupby(["model", "stack"], sort=False):
             g = g[g.expected.notna()]
+            if "call" in g:
+                miss = g[g.call != "yes"]
+                out.append(f"{mod} ({st}): " + ("crossover — every probe is called in its own band" if miss.empty else
+                           "no crossover — " + ", ".join(f"{r.probe}: {r.call} in the {r.expected} band (validation peak {r.band})" for r in miss.itertuples()))
+                           + " (" + ", ".join(f"{r.probe} at depth {r.depth:.2f}" for r in g.itertuples()) + ").")
+                continue
             miss = g[~g.in_expected.astype(bool)]
-            out.append(f"{mod} ({st}): " + ("crossover — each probe peaks in its own band" if miss.empty else
+            out.append(f"{mod} ({st}): " + ("crossover by validation peak alone — each probe peaks in its own band" if miss.empty else
                        "no crossover — " + ", ".join(f"{r.probe} peaks in the {r.band} band" for r in miss.itertuples()))
                        + " (" + ", ".join(f"{r.probe} at depth {r.depth:.2f}" for r in g.itertuples()) + ").")
         return out
 
 # %% ../nbs/80_pipeline.ipynb #2389149d
 _PEAK_COLS = ["model", "family", "stack", "probe", "expected", "layer", "n_hidden", "depth", "band", "in_expected", "layer_ci",
-              "p_expected", "accuracy", "majority", "selectivity"]
+              "p_expected", "accuracy", "majority", "selectivity", "layer0", "bow", "baseline_gain", "band_gain", "excess",
+              "band_p_holm", "excess_p_holm", "call"]
 
 def comparison_stage(models:list) -> Result:
     "Stage `comparison`: for each model a (family, {stack: Probes}, AttentionProfile or None) triple, side by side"
@@ -143,7 +150,7 @@ def comparison_stage(models:list) -> Result:
                       pd.concat(att, ignore_index=True) if att else pd.DataFrame(columns=["model", "depth", "entropy", "sink"]), fams)
 
 # %% ../nbs/80_pipeline.ipynb #a5df31ee
-STAGE_VERSION = 3         # bump when a stage's computation changes: every cached stage result is then recomputed
+STAGE_VERSION = 4         # bump when a stage's computation changes: every cached stage result is then recomputed
 
 def stage_key(stage:str, **inputs) -> str:
     "A 16-hex key of `stage` and its `inputs` (JSON-able), msma_lab's version and `STAGE_VERSION`"

@@ -15,18 +15,21 @@ import plotly.graph_objects as go
 from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from joblib import delayed
 from .config import uses_threads, planned_workers, run_pieces
 from .extract import Activations
 from .results import Result
 from .scales import SCALES, ScaleMap, scale_representations, split_units
+from .stats import bootstrap_ci, holm, signflip_test
 
 # %% auto #0
-__all__ = ['METRICS', 'PARALLEL_UNITS', 'SENTENCE_LABELS', 'EXPECTED_BAND', 'BAND_COLORS', 'PROBE_COLORS', 'MIN_PROBE_DOCS',
-           'planted_layers', 'subsample_units', 'probe_splits', 'control_labels', 'fit_probe', 'mean_ci', 'probe_table',
-           'ProbeResult', 'probe_layers', 'probe_bands', 'probe_rows', 'probe', 'crossover_table', 'crossover_verdict',
-           'probe_figure', 'probe_skip_reason', 'Probes', 'probes_stage']
+__all__ = ['METRICS', 'SELECT_ON', 'PARALLEL_UNITS', 'SENTENCE_LABELS', 'EXPECTED_BAND', 'BAND_COLORS', 'PROBE_COLORS',
+           'MIN_PROBE_DOCS', 'planted_layers', 'subsample_units', 'probe_splits', 'control_labels', 'fit_probe',
+           'mean_ci', 'probe_table', 'ProbeResult', 'probe_layers', 'probe_bands', 'probe_rows', 'probe', 'doc_gain',
+           'band_call', 'crossover_table', 'crossover_verdict', 'probe_figure', 'probe_skip_reason', 'Probes',
+           'probes_stage']
 
 # %% ../nbs/09_probing.ipynb #f7fd36d6
 def planted_layers(n_layers:int=6, n:int=600, d:int=16,
@@ -95,16 +98,18 @@ def fit_probe(Xtr, ytr, Xva, yva, Xte, yte,
               Cs=(0.01, 0.1, 1.0, 10.0),  # inverse L2 strengths, tried from strongest to weakest
               max_iter:int=300,
               tol:float=1e-3) -> dict:     # lbfgs's stopping tolerance (scikit-learn's default is 1e-4; see above)
-    "Logistic probe with C chosen on validation accuracy: its C and its validation and test accuracy"
+    "Logistic probe with C chosen on validation accuracy: its C, its validation and test accuracy, and which test units it got right"
     if len(np.unique(ytr)) < 2:                        # nothing to learn: predict the only training class
-        return dict(C=np.nan, val=float(np.mean(yva == ytr[0])), test=float(np.mean(yte == ytr[0])))
+        return dict(C=np.nan, val=float(np.mean(yva == ytr[0])), test=float(np.mean(yte == ytr[0])), correct=yte == ytr[0])
     clf, best = LogisticRegression(max_iter=max_iter, tol=tol, warm_start=True), dict(val=-1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for C in sorted(Cs):
             clf.set_params(C=C).fit(Xtr, ytr)
             v = clf.score(Xva, yva)
-            if v > best["val"]: best = dict(C=C, val=v, test=clf.score(Xte, yte))
+            if v > best["val"]:
+                ok = clf.predict(Xte) == yte
+                best = dict(C=C, val=v, test=float(ok.mean()), correct=ok)
     return best
 
 # %% ../nbs/09_probing.ipynb #c09cc58b
@@ -118,16 +123,16 @@ def mean_ci(v, seed:int=0, n_resamples:int=2000) -> tuple:
     return tuple(float(x) for x in r.confidence_interval)
 
 # %% ../nbs/09_probing.ipynb #fbeb7b5c
-METRICS = ("accuracy", "control", "selectivity", "majority")
+METRICS = ("accuracy", "control", "selectivity", "majority", "val", "selectivity_val")
 
 def probe_table(runs:pd.DataFrame) -> pd.DataFrame:
-    "Per layer: mean, sd and bootstrap 95% CI over seeds of accuracy, control and selectivity; majority; modal C"
+    "Per layer: mean, sd and bootstrap 95% CI over seeds of accuracy, control and selectivity; majority; validation means; modal C"
     rows = []
     for layer, g in runs.groupby("layer", sort=False):
         r = dict(layer=layer, n_seeds=len(g))
         for m in [m for m in METRICS if m in g]:
             r[m], r[f"{m}_sd"] = g[m].mean(), g[m].std(ddof=1) if len(g) > 1 else np.nan
-            if m != "majority": r[f"{m}_ci_low"], r[f"{m}_ci_high"] = mean_ci(g[m])
+            if m in ("accuracy", "control", "selectivity"): r[f"{m}_ci_low"], r[f"{m}_ci_high"] = mean_ci(g[m])
         r["C"] = g.C.mode().iloc[0] if g.C.notna().any() else np.nan
         rows.append(r)
     return pd.DataFrame(rows).set_index("layer")
@@ -135,9 +140,11 @@ def probe_table(runs:pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/09_probing.ipynb #7101218a
 @dataclass
 class ProbeResult(Result):
-    "Probe runs (one row per layer × seed) for one label, with per-layer summaries and the peak layer"
+    "Probe runs (one row per layer × seed) for one label, per-document test results, baselines, per-layer summaries and the peak layer"
     runs:pd.DataFrame
     label:str = "label"
+    docs:pd.DataFrame|None = None       # per seed × layer × test document: test units `n` and `correct` predictions
+    baselines:pd.DataFrame|None = None  # per seed × baseline (e.g. bag of words) × test document: val and test accuracy, n, correct
     model:str = ""
     stack:str = ""
     seconds:float = float("nan")
@@ -150,10 +157,17 @@ class ProbeResult(Result):
         return probe_figure({self.label: self}, smap, f"`{self.label}` probe" + (f" — {self.model}" if self.model else ""))
 
 # %% ../nbs/09_probing.ipynb #54b20889
+SELECT_ON = {"accuracy": "val", "selectivity": "selectivity_val"}
+
+def _selected_on(r, metric:str) -> str:
+    "The column a peak by `metric` is chosen on: its validation twin when the runs hold it"
+    v = SELECT_ON.get(metric)
+    return v if v in r.runs else metric
+
 @patch
 def peak_positions(self:ProbeResult, metric:str="accuracy", n_boot:int=2000, seed:int=0) -> np.ndarray:
-    "Position (in `layers`) of the best layer by mean `metric` in each of `n_boot` resamples of the seeds"
-    M = self.runs.pivot(index="seed", columns="layer", values=metric)[self.layers].to_numpy(float)
+    "Position (in `layers`) of the best layer by mean validation `metric` in each of `n_boot` resamples of the seeds"
+    M = self.runs.pivot(index="seed", columns="layer", values=_selected_on(self, metric))[self.layers].to_numpy(float)
     idx = np.random.default_rng(seed).integers(0, len(M), size=(n_boot, len(M)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)       # a layer with no finite value in a resample
@@ -164,14 +178,14 @@ def peak_positions(self:ProbeResult, metric:str="accuracy", n_boot:int=2000, see
 @patch
 def peak(self:ProbeResult, metric:str="accuracy", # accuracy | selectivity | control
          n_boot:int=2000, seed:int=0) -> pd.Series:
-    "Best layer by mean `metric`, its mean with a 95% CI, and a 95% bootstrap interval of the best layer"
-    t, pos = self.table(), self.peak_positions(metric, n_boot, seed)
-    layer = t[metric].idxmax()
+    "Layer with the best mean validation `metric`, its mean test `metric` with a 95% CI, and a 95% bootstrap interval of that layer"
+    t, pos, on = self.table(), self.peak_positions(metric, n_boot, seed), _selected_on(self, metric)
+    layer = t[on].idxmax()
     lo, hi = np.percentile(pos, 2.5, method="lower"), np.percentile(pos, 97.5, method="higher")
     return pd.Series(dict(label=self.label, metric=metric, layer=layer, value=t.loc[layer, metric],
                           ci_low=t.loc[layer, f"{metric}_ci_low"], ci_high=t.loc[layer, f"{metric}_ci_high"],
                           layer_low=self.layers[lo], layer_high=self.layers[hi],
-                          share=float(np.mean(pos == self.layers.index(layer)))))
+                          share=float(np.mean(pos == self.layers.index(layer))), selected_on=on))
 
 # %% ../nbs/09_probing.ipynb #a7198277
 def _span(lo, hi) -> str: return f"{lo}" if lo == hi else f"{lo}–{hi}"
@@ -194,26 +208,45 @@ def _repr_markdown_(self:ProbeResult):
 
 # %% ../nbs/09_probing.ipynb #7ec0d91a
 def _seed_plan(labels, groups, types, strata, seed:int, max_units:int, control:bool) -> dict:
-    "One seed's subsample, document split (positions in the subsample), labels and control labels"
+    "One seed's subsample, document split (positions in the subsample), labels, control labels and document codes"
     sub = subsample_units(labels, max_units, seed)
     sp = probe_splits(np.asarray(groups)[sub], seed, None if strata is None else np.asarray(strata)[sub])
     ctrl = control_labels(labels, types, seed)[sub] if control else None
-    return dict(sub=sub, split=sp, y=np.asarray(labels)[sub], control=ctrl)
+    return dict(sub=sub, split=sp, y=np.asarray(labels)[sub], control=ctrl, doc=pd.factorize(np.asarray(groups))[0][sub])
 
 # %% ../nbs/09_probing.ipynb #03d270bb
+def _per_doc(plan:dict, correct) -> tuple:
+    "(document codes, test units, correct ones) of one seed's test documents"
+    d, inv = np.unique(plan["doc"][plan["split"]["test"]], return_inverse=True)
+    return d, np.bincount(inv), np.bincount(inv, weights=np.asarray(correct, float)).astype(int)
+
 def _probe_one(X,                 # one layer's states of the seed's subsample (n, d)
                plan:dict, Cs, dims, max_iter, tol=1e-3) -> dict:
-    "Probe and control probe on one layer under one seed's plan: test accuracies, majority, chosen C"
+    """Probe and control probe on one layer under one seed's plan: validation and test accuracies, majority, chosen C,
+    and (`_docs`) the test units and correct predictions per test document"""
     sp, y = plan["split"], plan["y"]
     tr, va, te = sp["train"], sp["val"], sp["test"]
     Z = _standardise(X[tr], X[va], X[te], dims=dims)
     real = fit_probe(Z[0], y[tr], Z[1], y[va], Z[2], y[te], Cs, max_iter, tol)
-    out = dict(accuracy=real["test"], C=real["C"], majority=pd.Series(y[te]).value_counts(normalize=True).iloc[0],
-               n_train=len(tr), n_val=len(va), n_test=len(te))
+    out = dict(accuracy=real["test"], val=real["val"], C=real["C"], majority=pd.Series(y[te]).value_counts(normalize=True).iloc[0],
+               n_train=len(tr), n_val=len(va), n_test=len(te), _docs=_per_doc(plan, real["correct"]))
     if plan["control"] is None: return out
     c = plan["control"]
     ctl = fit_probe(Z[0], c[tr], Z[1], c[va], Z[2], c[te], Cs, max_iter, tol)
-    return {**out, "control": ctl["test"], "selectivity": real["test"] - ctl["test"], "control_C": ctl["C"]}
+    return {**out, "control": ctl["test"], "selectivity": real["test"] - ctl["test"], "control_C": ctl["C"],
+            "control_val": ctl["val"], "selectivity_val": real["val"] - ctl["val"]}
+
+# %% ../nbs/09_probing.ipynb #23e48e1c
+def _bow_rows(texts, plans:dict, Cs, max_iter, tol) -> list:
+    "Bag-of-words probe (binary 1–2-grams, vocabulary from the training units) under every seed's plan"
+    rows, texts = [], np.asarray(texts, dtype=object)
+    for s, p in plans.items():
+        t, y, sp = texts[p["sub"]], p["y"], p["split"]
+        vec = CountVectorizer(binary=True, ngram_range=(1, 2)).fit(t[sp["train"]])
+        X = [vec.transform(t[sp[k]]) for k in ("train", "val", "test")]
+        r = fit_probe(X[0], y[sp["train"]], X[1], y[sp["val"]], X[2], y[sp["test"]], Cs, max_iter, tol)
+        rows.append(dict(seed=s, name="bow", val=r["val"], accuracy=r["test"], C=r["C"], _docs=_per_doc(p, r["correct"])))
+    return rows
 
 # %% ../nbs/09_probing.ipynb #17b9e4b9
 PARALLEL_UNITS = 100_000      # layers × units × seeds from which probing runs in worker processes (as many as the thread plan allows)
@@ -247,8 +280,9 @@ def probe_layers(H,                          # hidden states (layers, n, d): arr
                  strata=None,                # a per-document label to balance across splits (e.g. topic)
                  dims:int|None=128,          # PCA dimensions after standardising (None: no PCA)
                  layers=None,                # names of the layers (default 0..L-1)
+                 texts=None,                 # a text per unit: adds the bag-of-words baseline under the same plans
                  max_iter:int=300, tol:float=1e-3, label:str="label") -> ProbeResult:
-    "Probe every layer of H for `labels` over `seeds` on held-out documents, with control task and majority baseline"
+    "Probe every layer of H for `labels` over `seeds` on held-out documents, with control task, majority and baselines"
     _check_inputs(H, labels, groups)
     t0, layers = time.perf_counter(), list(range(len(H))) if layers is None else list(layers)
     codes = np.unique(np.asarray(labels), return_inverse=True)[1]   # classes as their sorted positions: same fits, no string sorting
@@ -257,7 +291,13 @@ def probe_layers(H,                          # hidden states (layers, n, d): arr
     n = _workers(len(layers) * sum(len(p["sub"]) for p in plans.values()))
     out = run_pieces((delayed(_layer_rows)(layer(i), name, plans, Cs, dims, max_iter, tol) for i, name in enumerate(layers)), n)
     rows = [r for rs in out for r in rs]
-    return ProbeResult(pd.DataFrame(rows), label, seconds=time.perf_counter() - t0)
+    base = _bow_rows(texts, plans, Cs, max_iter, tol) if texts is not None else []
+    def per_doc(rs, key):
+        return pd.DataFrame([{**{k: r[k] for k in key}, "doc": d, "n": n, "correct": c}
+                             for r in rs for d, n, c in zip(*r.pop("_docs"))])
+    docs, bdocs = per_doc(rows, ("seed", "layer")), per_doc(base, ("seed", "name")) if base else None
+    if base: bdocs = bdocs.merge(pd.DataFrame(base)[["seed", "name", "val", "accuracy", "C"]], on=["seed", "name"])
+    return ProbeResult(pd.DataFrame(rows), label, docs, bdocs, seconds=time.perf_counter() - t0)
 
 # %% ../nbs/09_probing.ipynb #4be30166
 def probe_bands(reps:dict,     # scale -> (units, d), e.g. from scale_representations
@@ -299,12 +339,71 @@ def probe(acts:Activations, label:str, # a column of acts.units: pos (token unit
     rows = probe_rows(acts, label)
     u, stack = acts.units.iloc[rows], stack or acts.stacks[0]
     opts = dict(types=u["word"].str.lower().to_numpy() if label == "pos" else None,
-                strata=u["topic"].to_numpy() if "topic" in u else None, label=label) | kw
+                strata=u["topic"].to_numpy() if "topic" in u else None, label=label,
+                texts=u["text"].to_numpy() if label != "pos" and "text" in u else None,
+                control=label == "pos") | kw          # a per-sentence shuffle is no task a probe can learn: no control there
     if smap is None: H, layers = _RowsOf(acts.stack(stack), rows), None
     else: H, layers = [x[rows] for x in scale_representations(acts, smap).values()], list(SCALES)
     r = probe_layers(H, u[label].to_numpy(), u["doc_id"].to_numpy(), layers=layers, **opts)
     r.model, r.stack = acts.manifest["model"]["name"], stack
     return r
+
+# %% ../nbs/09_probing.ipynb #f9e47962
+def _per_seed(r:ProbeResult) -> dict:
+    "seed -> (validation accuracy per layer or baseline, per-document test accuracy: documents × layers and baselines)"
+    if r.docs is None: raise ValueError(f"`{r.label}`: this ProbeResult has no per-document results (saved by an older msma_lab); probe again")
+    out, b = {}, r.baselines
+    for s, g in r.docs.groupby("seed"):
+        acc = g.pivot(index="doc", columns="layer", values="correct") / g.pivot(index="doc", columns="layer", values="n")
+        val = r.runs[r.runs.seed == s].set_index("layer").val.astype(float)
+        if b is not None:
+            for name, h in b[b.seed == s].groupby("name"):
+                acc[name] = h.set_index("doc").correct / h.set_index("doc").n
+                val[name] = h.val.iloc[0]
+        out[s] = (val, acc)
+    return out
+
+# %% ../nbs/09_probing.ipynb #4ce0f2ee
+def doc_gain(r:ProbeResult, a:list, b:list, per_seed:dict|None=None) -> pd.Series:
+    """Per test document, averaged over the seeds that test it: test accuracy at the best of layers `a` minus at the best
+    of `b` (layers or baseline names), each chosen on the seed's validation accuracy"""
+    parts = []
+    for s, (val, acc) in (per_seed or _per_seed(r)).items():
+        parts.append(acc[val[list(a)].idxmax()] - acc[val[list(b)].idxmax()])
+    return pd.concat(parts).groupby(level=0).mean()
+
+# %% ../nbs/09_probing.ipynb #a1f74c3c
+def _gain_stats(d:pd.Series, seed:int=0) -> dict:
+    "Mean of per-document gains `d`, its document-bootstrap 95% interval and one-sided sign-flip p (gain > 0)"
+    v = d.to_numpy(float)
+    if np.ptp(v) == 0: return dict(gain=float(v.mean()), ci_low=float(v.mean()), ci_high=float(v.mean()), p=1.0 if v.mean() <= 0 else 0.0, docs=len(v))
+    lo, hi = bootstrap_ci(v, seed=seed, n_resamples=4999)
+    return dict(gain=float(v.mean()), ci_low=lo, ci_high=hi, p=signflip_test(v, "greater", n_resamples=4999, seed=seed), docs=len(v))
+
+# %% ../nbs/09_probing.ipynb #085198d7
+def band_call(r:ProbeResult, smap:ScaleMap, band:str, seed:int=0) -> dict:
+    """Does `band` hold `r`'s label? Per test document: its best layer against the best of the rest (`gain`, CI, `p`), and
+    that gain against the mean gain of every contiguous block of as many layers (`excess`: the random-placement null)"""
+    per = _per_seed(r)
+    if all(isinstance(l, str) for l in r.layers):                  # per-band results: the band against the other bands
+        st = _gain_stats(doc_gain(r, [band], [l for l in r.layers if l != band], per), seed)
+        return {**st, "excess": np.nan, "excess_ci_low": np.nan, "excess_ci_high": np.nan, "excess_p": np.nan,
+                "window_p": np.nan, "blocks": 0, "best_block": None}
+    lo, hi = smap.ranges[band]
+    inside = [l for l in r.layers if lo <= l <= hi]
+    rest = lambda w: [l for l in r.layers if l not in w]
+    d = doc_gain(r, inside, rest(inside), per)
+    st = _gain_stats(d, seed)
+    k, L = len(inside), r.layers
+    blocks = [L[i:i + k] for i in range(len(L) - k + 1)] if k < len(L) else []
+    if not blocks: return {**st, "excess": np.nan, "excess_ci_low": np.nan, "excess_ci_high": np.nan, "excess_p": np.nan,
+                           "window_p": np.nan, "blocks": 0, "best_block": None}
+    D = pd.concat([doc_gain(r, w, rest(w), per) for w in blocks], axis=1)        # documents × blocks
+    ex = _gain_stats(d - D.mean(axis=1), seed)
+    T = D.mean().to_numpy()
+    best = blocks[int(np.argmax(T))]
+    return {**st, "excess": ex["gain"], "excess_ci_low": ex["ci_low"], "excess_ci_high": ex["ci_high"], "excess_p": ex["p"],
+            "window_p": float(np.mean(T >= st["gain"] - 1e-12)), "blocks": len(blocks), "best_block": _span(best[0], best[-1])}
 
 # %% ../nbs/09_probing.ipynb #f8fc2324
 EXPECTED_BAND = {"pos": "local", "form": "intermediate", "voice": "intermediate", "clause": "intermediate", "topic": "global"}
@@ -313,56 +412,97 @@ def _band(smap:ScaleMap, layer):
     "The band of a layer (a band-probe's 'layer' is already its band)"
     return layer if isinstance(layer, str) else smap.band_of(int(layer))
 
+def _call(gain, p_gain, excess, p_excess, alpha:float) -> str:
+    "yes: the band beats the rest and a randomly placed block of its size (Holm-adjusted p's); not specific: only the rest"
+    if not (gain > 0 and p_gain < alpha): return "no"
+    if pd.isna(excess): return "yes"             # per-band results: nothing to place at random
+    return "yes" if excess > 0 and p_excess < alpha else "not specific"
+
 def crossover_table(results:dict,        # probe name (e.g. pos, form, topic) -> ProbeResult
                     smap:ScaleMap,
                     expected:dict|None=None, # probe name -> expected band (default EXPECTED_BAND)
-                    n_boot:int=2000) -> pd.DataFrame:
-    "Where each probe peaks (layer, band, 95% CI of the layer, P(expected band)), its accuracy and selectivity there"
+                    n_boot:int=2000, alpha:float=0.05) -> pd.DataFrame:
+    """Per probe: the validation-chosen peak (layer, band, 95% CI of the layer, P(expected band)), test accuracy there, the
+    baselines (hidden state 0, bag of words) and the gain over them, and the band call for the expected band"""
     exp, rows = {**EXPECTED_BAND, **(expected or {})}, []
     for name, r in results.items():
         a, t, e = r.peak("accuracy", n_boot), r.table(), exp.get(name, exp.get(r.label))
         bands = [_band(smap, r.layers[p]) for p in r.peak_positions("accuracy", n_boot)]
         s = r.peak("selectivity", n_boot) if "selectivity" in t else None
-        rows.append(dict(probe=name, expected=e, layer=a.layer, band=_band(smap, a.layer), in_expected=_band(smap, a.layer) == e,
-                         layer_ci=_span(a.layer_low, a.layer_high), p_expected=float(np.mean([b == e for b in bands])),
-                         accuracy=a.value, accuracy_ci=f"[{a.ci_low:.3f}, {a.ci_high:.3f}]", accuracy_ci_low=a.ci_low,
-                         majority=t.loc[a.layer, "majority"], selectivity=t.loc[a.layer, "selectivity"] if s is not None else np.nan,
-                         sel_layer=None if s is None else s.layer, sel_band=None if s is None else _band(smap, s.layer)))
-    return pd.DataFrame(rows).set_index("probe")
+        row = dict(probe=name, expected=e, layer=a.layer, band=_band(smap, a.layer), in_expected=_band(smap, a.layer) == e,
+                   layer_ci=_span(a.layer_low, a.layer_high), p_expected=float(np.mean([b == e for b in bands])),
+                   accuracy=a.value, accuracy_ci=f"[{a.ci_low:.3f}, {a.ci_high:.3f}]", accuracy_ci_low=a.ci_low,
+                   majority=t.loc[a.layer, "majority"], selectivity=t.loc[a.layer, "selectivity"] if s is not None else np.nan,
+                   sel_layer=None if s is None else s.layer, sel_band=None if s is None else _band(smap, s.layer))
+        if r.docs is not None and not isinstance(a.layer, str):
+            base = [r.layers[0]] + (sorted(r.baselines.name.unique()) if r.baselines is not None else [])
+            g = _gain_stats(doc_gain(r, r.layers, base))
+            row.update(layer0=t.accuracy.iloc[0], bow=r.baselines.groupby("seed").accuracy.first().mean() if r.baselines is not None else np.nan,
+                       baseline_gain=g["gain"], baseline_ci=f"[{g['ci_low']:+.3f}, {g['ci_high']:+.3f}]", baseline_p=g["p"])
+        if r.docs is not None and e in smap.ranges:
+            c = band_call(r, smap, e)
+            row.update(band_gain=c["gain"], band_ci=f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]", band_p=c["p"],
+                       excess=c["excess"], excess_ci=f"[{c['excess_ci_low']:+.3f}, {c['excess_ci_high']:+.3f}]", excess_p=c["excess_p"],
+                       window_p=c["window_p"], blocks=c["blocks"], best_block=c["best_block"])
+        rows.append(row)
+    ct = pd.DataFrame(rows).set_index("probe")
+    if "band_p" in ct:                            # Holm over every probe's two band tests
+        ps = pd.concat([ct.band_p.rename(lambda n: (n, "band")), ct.excess_p.rename(lambda n: (n, "excess"))]).dropna()
+        adj = pd.Series(holm(ps.to_numpy()), index=ps.index)
+        ct["band_p_holm"] = [adj.get((n, "band"), np.nan) for n in ct.index]
+        ct["excess_p_holm"] = [adj.get((n, "excess"), np.nan) for n in ct.index]
+        ct["call"] = [None if pd.isna(r.band_p) else _call(r.band_gain, r.band_p_holm, r.excess, r.excess_p_holm, alpha)
+                      for _, r in ct.iterrows()]
+    if "baseline_p" in ct:
+        ok = ct.baseline_p.notna()
+        ct.loc[ok, "baseline_p_holm"] = holm(ct.baseline_p[ok].to_numpy())
+    return ct
 
 # %% ../nbs/09_probing.ipynb #0d15cb69
 def _where(r) -> str:
-    "'at layer 11 (intermediate band' for a layer, 'in the local band (' for a band"
-    return f"in the {r.band} band (" if isinstance(r.layer, str) else f"at layer {r.layer} ({r.band} band; "
+    "'layer 11 (intermediate band; ' for a layer, 'the local band (' for a band"
+    return f"the {r.band} band (" if isinstance(r.layer, str) else f"layer {r.layer} ({r.band} band; "
+
+def _p(p) -> str: return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 def _probe_sentence(name, r) -> str:
-    s = (f"`{name}` peaks {_where(r)}peak 95% CI {r.layer_ci}) with accuracy "
-         f"{r.accuracy:.3f} {r.accuracy_ci} vs majority {r.majority:.3f}, selectivity {r.selectivity:.3f}")
-    if r.expected: s += f"; expected {r.expected}: the peak is there in {r.p_expected:.0%} of seed resamples"
+    s = (f"`{name}`: validation picks {_where(r)}layer 95% CI {r.layer_ci}), test accuracy {r.accuracy:.3f} {r.accuracy_ci}"
+         f" vs majority {r.majority:.3f}")
+    if pd.notna(r.get("baseline_gain", np.nan)):
+        s += (f", hidden state 0 {r.layer0:.3f}" + (f", bag of words {r.bow:.3f}" if pd.notna(r.bow) else "")
+              + f"; {r.baseline_gain:+.3f} {r.baseline_ci} over the better baseline per document (Holm {_p(r.baseline_p_holm)})")
+    if pd.notna(r.get("selectivity", np.nan)): s += f"; selectivity {r.selectivity:.3f}"
     if r.accuracy_ci_low <= r.majority + 0.01: s += "; it never clearly beats the majority baseline"
+    if r.expected and pd.notna(r.get("band_gain", np.nan)):
+        s += (f". Band call, {r.expected}: its best layer beats the rest by {r.band_gain:+.3f} {r.band_ci} per document "
+              f"(Holm {_p(r.band_p_holm)})")
+        if r.blocks: s += (f", and a randomly placed block of its size by {r.excess:+.3f} {r.excess_ci} (Holm {_p(r.excess_p_holm)}; "
+                           f"{r.window_p * r.blocks:.0f} of {r.blocks} blocks do at least as well, the best {r.best_block})")
+        s += f" → **{r.call}**"
+    elif r.expected: s += f"; expected {r.expected}: the peak is there in {r.p_expected:.0%} of seed resamples"
     return s + "."
 
 def crossover_verdict(results:dict, smap:ScaleMap, model:str="This model",
                       table:pd.DataFrame|None=None, # its crossover_table, if already computed
                       **kw) -> str:
-    "Plain sentences: where each probe peaks, and whether `model` shows the crossover (each probe peaking in its own band)"
+    "Plain sentences: each probe's peak, baselines and band call, and whether `model` shows the crossover (every band call yes)"
     ct = crossover_table(results, smap, **kw) if table is None else table
     lines = [_probe_sentence(n, r) for n, r in ct.iterrows()]
-    miss = ct[~ct.in_expected & ct.expected.notna()]
-    if len(miss): lines.append(f"{model} does not show the crossover: " + "; ".join(
-        f"`{n}` peaks in the {r.band} band" + ("" if isinstance(r.layer, str) else f" (layer {r.layer})") + f", not the {r.expected} band"
-        for n, r in miss.iterrows()) + ".")
-    else:
-        weak = ct[ct.p_expected < 0.95]
-        lines.append(f"{model} shows the crossover: each probe peaks in its own band"
-                     + (f", though not robustly ({', '.join(f'`{n}` {r.p_expected:.0%}' for n, r in weak.iterrows())} of resamples)" if len(weak) else "") + ".")
+    judged = ct[ct.expected.notna()]
+    if "call" in ct:
+        miss = judged[judged.call != "yes"]
+        if len(miss): lines.append(f"{model} does not show the crossover: " + "; ".join(
+            f"`{n}` is {'not called in' if r.call == 'no' else 'called in'} the {r.expected} band{'' if r.call == 'no' else ' only by its size'} (validation peak: "
+            + (f"layer {r.layer}, {r.band})" if not isinstance(r.layer, str) else f"the {r.band} band)") for n, r in miss.iterrows()) + ".")
+        else: lines.append(f"{model} shows the crossover: every probe is called in its own band.")
+    else:                                                   # results without per-document data: the peak alone, said so
+        miss = judged[~judged.in_expected]
+        lines.append(f"{model} " + ("does not show" if len(miss) else "shows") + " the crossover by validation peak alone"
+                     " (no per-document results to call bands with).")
     order = ct.reindex([n for n in ("pos", "form", "topic") if n in ct.index]).layer
     if len(order) > 1 and not isinstance(order.iloc[0], str):
-        lines.append(f"Peak layers in depth order ({' < '.join(order.index)}): {'yes' if order.is_monotonic_increasing and order.is_unique else 'no'} "
+        lines.append(f"Validation peaks in depth order ({' < '.join(order.index)}): {'yes' if order.is_monotonic_increasing and order.is_unique else 'no'} "
                      f"({', '.join(f'{n} {l}' for n, l in order.items())}).")
-    if ct.sel_band.notna().all():
-        lines.append("By selectivity the peaks fall in: " + ", ".join(f"`{n}` " + (r.sel_band if isinstance(r.sel_layer, str) else
-                     f"layer {r.sel_layer} ({r.sel_band})") for n, r in ct.iterrows()) + ".")
     return " ".join(lines)
 
 # %% ../nbs/09_probing.ipynb #be3523d7

@@ -95,8 +95,11 @@ def crossfit_section(r:CrossFit) -> Section:
             "fold's units are predicted by maps fitted on the other folds (MSMA kept at its best validation L<sub>geo</sub>). "
             "R² = 1 − SSE/SST in standardised target coordinates, the training mean as baseline; intervals resample documents; "
             "the comparisons are per-document paired sign-flip tests, Holm-corrected together. <b>Whether MSMA beats the "
-            f"baselines is read from this section only.</b><ul>{lines}</ul>")
-    return Section("Held-out R² (primary endpoint)", text, (r.figure(), ("r2_table", r.table()), ("r2_comparisons", r.comparisons())))
+            f"baselines is read from this section only.</b><ul>{lines}</ul>"
+            "Secondary endpoints (descriptive, each beside a shuffled-pairing null): unbiased linear CKA of f(x) with y, and the "
+            "mean reciprocal rank of each unit's own target among the same-topic targets of its fold.")
+    return Section("Held-out R² (primary endpoint)", text, (r.figure(), ("r2_table", r.table()), ("r2_comparisons", r.comparisons()),
+                                                             ("secondary_endpoints", r.secondary_table())))
 
 # %% ../nbs/90_report.ipynb #45efe994
 def alignment_section(rep:AlignmentReport) -> Section:
@@ -160,10 +163,13 @@ def probing_section(r:Probes) -> Section:
     units = "; ".join(f"`{n}`: {int(p.runs.n_test.median())} test units per seed, {p.runs.seed.nunique()} seeds" for n, p in r.results.items())
     layers = pd.concat([p.table().reset_index().assign(probe=n) for n, p in r.results.items()], ignore_index=True)
     return Section(title,
-                   "Linear (logistic) probes per hidden state, trained and tested on different documents, the L2 strength "
-                   "chosen on validation documents; selectivity is accuracy minus that of a control task (random labels "
-                   "with the same marginals, per word type for POS), the dotted line the majority class. The peak table gives "
-                   f"the best layer with a bootstrap 95% interval over seeds. {html.escape(units)}.<p><b>"
+                   "Linear (logistic) probes per hidden state, trained and tested on different documents; the L2 strength "
+                   "and the peak layer are chosen on validation documents and the accuracy is read on test documents. "
+                   "Baselines: hidden state 0 (the embeddings) and, for sentence labels, a bag-of-words probe on the same "
+                   "splits; part of speech keeps its per-word-type control task (selectivity = accuracy − control). "
+                   "A band call is yes when the expected band's best layer beats the rest of the layers and a randomly "
+                   "placed block of the same size, per test document (sign-flip tests, Holm over the probes). "
+                   f"{html.escape(units)}.<p><b>"
                    + html.escape(crossover_verdict(r.results, r.smap, r.model, table=r.peaks.set_index("probe"))) + f"</b></p><ul>{skip}</ul>",
                    (r.figure(), ("probe_peaks", r.peaks), ("probe_layers", layers)))
 
@@ -173,7 +179,11 @@ def information_section(r:Information) -> Section:
                    "KSG mutual information (reads low at high MI: compare shapes, not nats) and unbiased CKA between "
                    "per-dimension standardised layers; diagonal-Gaussian KL between the two layers standardised together (it "
                    "grows with every change of scale in the residual stream, hence the log axis). Dotted red: the shuffled-pair MI null (mean + 2 sd) and the KL "
-                   "estimator's floor (two halves of the same layer).", (r.figure(), ("layer_information", r.info)))
+                   "estimator's floor (two halves of the same layer). A layer is compared with its own band's mean "
+                   "without itself." + (f" Hidden states nearest their own band's mean: {r.own_band['share']:.0%}, against "
+                   f"{r.own_band['null_mean']:.0%} for random contiguous partitions (p = {r.own_band['p']:.2f}, "
+                   f"{r.own_band['partitions']} partitions, {r.own_band['units']} units)." if r.own_band else ""),
+                   (r.figure(), ("layer_information", r.info)))
 
 def views_section(r:ScaleViews) -> Section:
     "One interactive 2-D map per scale, coloured by each label (menu), the sentence on hover"

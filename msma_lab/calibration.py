@@ -21,7 +21,8 @@ from .results import Result
 
 # %% auto #0
 __all__ = ['KL_ESTIMATORS', 'correlated_gaussians', 'rho_for_mi', 'gaussian_pair', 'kl_params', 'summarise', 'calibrate_mi',
-           'calibrate_kl', 'calibrated_range', 'calibration_figure', 'Calibration', 'calibration_stage']
+           'calibrate_kl', 'calibrated_range', 'calibration_figure', 'paired_kl_floor', 'calibrate_mi_pca',
+           'Calibration', 'calibration_stage']
 
 # %% ../nbs/04a_calibration.ipynb #5c7cff41
 def correlated_gaussians(n:int, d:int, rho:float, seed:int=0):
@@ -127,6 +128,38 @@ def calibration_figure(df:pd.DataFrame, log:bool=False, title:str="Calibration: 
     if log: fig.update_yaxes(type="log")
     return fig.update_layout(title=title, height=380, width=max(450, 380 * len(ds)), template="plotly_white")
 
+# %% ../nbs/04a_calibration.ipynb #dc4f8439
+def paired_kl_floor(n:int=1000, d:int=576, rhos=(0.0, 0.5, 0.9, 0.99), seeds=(0, 1)) -> pd.DataFrame:
+    """Diagonal KL between paired samples with identical standard-normal marginals (true KL 0) — a standardised target y
+    and f(x) = ρy + √(1−ρ²)ε — per pairing correlation ρ"""
+    rows = []
+    for rho, seed in itertools.product(rhos, seeds):
+        r = np.random.default_rng(seed)
+        y = r.normal(size=(n, d))
+        fx = rho * y + math.sqrt(1 - rho**2) * r.normal(size=(n, d))
+        rows.append(dict(rho=rho, seed=seed, n=n, d=d, true=0.0, estimate=gaussian_kl(fx, y, "diag")))
+    g = pd.DataFrame(rows).groupby(["rho", "n", "d", "true"]).estimate
+    return g.agg(estimate="mean", sd="std").reset_index()
+
+# %% ../nbs/04a_calibration.ipynb #8827b7e4
+@uses_threads
+def calibrate_mi_pca(n:int=1000, d:int=576, k_pca:int=16, signal:int=8, true_mis=(0, 0.5, 1, 2, 4), seeds=(0, 1),
+                     method:str="ksg", signal_var:float=10.0) -> pd.DataFrame:
+    "KSG (or `method`) after the d → k_pca PCA of use, on Gaussians whose MI lives in `signal` high-variance directions: summary"
+    rows = []
+    for mi, seed in itertools.product(true_mis, seeds):
+        r = np.random.default_rng(seed)
+        rho = rho_for_mi(signal, mi)
+        s = r.normal(size=(n, signal))
+        x, y = r.normal(size=(n, d)), r.normal(size=(n, d))
+        x[:, :signal] = math.sqrt(signal_var) * s
+        y[:, :signal] = math.sqrt(signal_var) * (rho * s + math.sqrt(1 - rho**2) * r.normal(size=(n, signal)))
+        Q = np.linalg.qr(r.normal(size=(d, d)))[0]                    # the signal in no particular coordinates
+        est, sec = _timed(mutual_information, x @ Q, y @ Q.T, method, k_pca=k_pca, seed=seed)
+        rows.append(dict(estimator=f"{method} ({d} → {k_pca} PCA)", n=n, d=d, true=round(gaussian_mi(signal, rho), 6) + 0.0,
+                         estimate=est, seconds=sec))
+    return summarise(pd.DataFrame(rows))
+
 # %% ../nbs/04a_calibration.ipynb #4a531b67
 @dataclass
 class Calibration(Result):
@@ -136,6 +169,7 @@ class Calibration(Result):
     ranges:pd.DataFrame
     n:int = 0
     d_model:int = 0
+    paired_kl:pd.DataFrame|None = None     # `paired_kl_floor` at the report's n and d: the diagonal KL's floor per pairing ρ
     def table(self) -> pd.DataFrame: return self.ranges
     def figure(self) -> go.Figure: return calibration_figure(self.mi)
     def _repr_markdown_(self): return f"**Calibration** at n = {self.n}, d = {self.d_model}: {len(self.ranges)} estimator ranges"
@@ -143,9 +177,11 @@ class Calibration(Result):
 
 # %% ../nbs/04a_calibration.ipynb #6e4c2848
 def calibration_stage(n:int, d_model:int, k_pca:int=16, seeds=(0, 1)) -> Calibration:
-    "Stage `calibration`: every MI and KL estimator on known answers at n units, k_pca (MI, kNN KL) and d_model (Gaussian KL)"
-    mi = calibrate_mi(n=n, dims=(k_pca,), true_mis=(0, 0.5, 1, 2, 4), seeds=seeds)
+    """Stage `calibration`: every MI and KL estimator on known answers at n units, k_pca (MI, kNN KL) and d_model (Gaussian
+    KL), KSG through the d_model → k_pca PCA of use, and the diagonal KL's floor on paired samples"""
+    mi = pd.concat([calibrate_mi(n=n, dims=(k_pca,), true_mis=(0, 0.5, 1, 2, 4), seeds=seeds),
+                    calibrate_mi_pca(n=n, d=d_model, k_pca=k_pca, true_mis=(0, 0.5, 1, 2), seeds=seeds)], ignore_index=True)
     kl = pd.concat([calibrate_kl(("gaussian_diag", "gaussian_full"), n=n, dims=(d_model,), true_kls=(0, 1, 10, 100), seeds=seeds),
                     calibrate_kl(("knn",), n=n, dims=(k_pca,), true_kls=(0, 1, 3, 10), seeds=seeds)], ignore_index=True)
-    return Calibration(mi, kl, pd.concat([calibrated_range(mi), calibrated_range(kl)], ignore_index=True), n, d_model)
-
+    return Calibration(mi, kl, pd.concat([calibrated_range(mi), calibrated_range(kl)], ignore_index=True), n, d_model,
+                       paired_kl_floor(n=n, d=d_model, seeds=seeds))

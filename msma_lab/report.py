@@ -121,8 +121,12 @@ def calibration_section(r:Calibration) -> Section:
                      if x.points else f"{x.estimator} (d={x.d}): nowhere within 10%" for x in r.ranges.itertuples())
     return Section("Estimator calibration", f"Known-answer problems at the report's sizes (n = {r.n}). Calibrated ranges "
                    f"(|bias| ≤ 10% or ≤ 0.05): {html.escape(said)}. Numbers outside their estimator's range are biased "
-                   "(MI estimators read low at high MI, so MI <em>ratios</em> between maps are not reliable).",
-                   (r.figure(), ("calibration_mi", r.mi), ("calibration_kl", r.kl), ("calibrated_ranges", r.ranges)))
+                   "(MI estimators read low at high MI, so MI <em>ratios</em> between maps are not reliable)."
+                   + ("" if r.paired_kl is None else " On paired samples with identical marginals (true KL 0), as f(x) and y of the "
+                      "same sentences are, the diagonal KL reads " + ", ".join(f"{x.estimate:.2f} at ρ = {x.rho:g}" for x in r.paired_kl.itertuples())
+                      + ": its floor depends on how well the map pairs, so a held-out KL cannot be read against one floor."),
+                   (r.figure(), ("calibration_mi", r.mi), ("calibration_kl", r.kl), ("calibrated_ranges", r.ranges))
+                   + (() if r.paired_kl is None else (("calibration_paired_kl", r.paired_kl),)))
 
 # %% ../nbs/90_report.ipynb #b221da0a
 def _attention_facts(prof:pd.DataFrame, sinks:pd.DataFrame, n_heads:dict) -> list:

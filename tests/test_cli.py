@@ -119,7 +119,8 @@ def test_run_with_alignment_on_enough_documents(tmp_path, env):
     assert set(runs.seed) == {0, 1} and {"identity", "procrustes", "ridge", "msma", "msma-no-geo"} <= set(runs["map"])
     assert (runs.n_test >= 40).all()
     page = (rep/"report.html").read_text()
-    for text in ("Scales (decoder)", "Cross-scale alignment", "Estimator calibration", "KL (diag) reduction of full MSMA vs procrustes"):
+    for text in ("Scales (decoder)", "Cross-scale alignment", "Estimator calibration", "KL (diag) of full MSMA vs procrustes", "Held-out R² (primary endpoint)",
+                 "Information retained", "secondary_endpoints"):
         assert text in page
     assert set(pd.read_csv(rep/"partitions.csv").method) == {"paper", "uniform", "cka"}
     peaks = pd.read_csv(rep/"comparison_peaks.csv")

@@ -164,11 +164,14 @@ def test_crossover_found_and_refused(crossover):
     ct = crossover_table(crossover, SMAP9)
     assert ct.layer.tolist() == [1, 4, 7] and ct.band.tolist() == ["local", "intermediate", "global"]
     assert ct.in_expected.all() and (ct.p_expected == 1).all()
-    assert "This model shows the crossover" in crossover_verdict(crossover, SMAP9)
+    assert ct.call.tolist() == ["yes"] * 3 and (ct.band_gain > 0.3).all() and (ct.excess > 0.3).all()
+    assert "This model shows the crossover: every probe is called in its own band." in crossover_verdict(crossover, SMAP9)
     swapped = {"pos": crossover["topic"], "form": crossover["form"], "topic": crossover["pos"]}
-    v = crossover_verdict(swapped, SMAP9, "Swapped")
-    assert "Swapped does not show the crossover: `pos` peaks in the global band (layer 7), not the local band" in v
-    assert "`topic` peaks in the local band (layer 1), not the global band" in v
+    st = crossover_table(swapped, SMAP9)
+    assert st.call.tolist() == ["no", "yes", "no"] and (st.band_gain[["pos", "topic"]] < 0).all()
+    v = crossover_verdict(swapped, SMAP9, "Swapped", table=st)
+    assert "Swapped does not show the crossover: `pos` is not called in the local band (validation peak: layer 7, global)" in v
+    assert "`topic` is not called in the global band (validation peak: layer 1, local)" in v
 
 
 def test_probe_figure(crossover):

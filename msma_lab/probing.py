@@ -478,7 +478,7 @@ def _probe_sentence(name, r) -> str:
               f"(Holm {_p(r.band_p_holm)})")
         if r.blocks: s += (f", and a randomly placed block of its size by {r.excess:+.3f} {r.excess_ci} (Holm {_p(r.excess_p_holm)}; "
                            f"{r.window_p * r.blocks:.0f} of {r.blocks} blocks do at least as well, the best {r.best_block})")
-        s += f" → **{r.call}**"
+        s += f" → call: {r.call}"
     elif r.expected: s += f"; expected {r.expected}: the peak is there in {r.p_expected:.0%} of seed resamples"
     return s + "."
 

@@ -79,7 +79,8 @@ def _split(ids, keep, offsets, window, ti):
             for k, c in enumerate(chunks)]
 
 # %% ../nbs/03_extract.ipynb #f6af0336
-def encode_texts(lm:LoadedModel, texts, max_length:int=0, long_texts:str="error", unit_ids=None) -> list:
+def encode_texts(lm:LoadedModel, texts, max_length:int=0, long_texts:str="error", unit_ids=None,
+                 what:str="unit", hint:str="") -> list:
     "Tokenize `texts` into `Segment`s, splitting or refusing texts longer than the context"
     if long_texts not in ("error", "split"): raise SettingsError(f"long_texts must be 'error' or 'split', not {long_texts!r}")
     limit = min(max_length or lm.context_length, lm.context_length)
@@ -90,9 +91,9 @@ def encode_texts(lm:LoadedModel, texts, max_length:int=0, long_texts:str="error"
         keep = [1 - s for s in sp]
         if len(ids) > limit and long_texts == "error":
             uid = unit_ids[i] if unit_ids is not None else f"text {i}"
-            raise ContextLengthError(f"unit `{uid}` has {len(ids)} tokens but the limit is {limit} "
+            raise ContextLengthError(f"{what} `{uid}` has {len(ids)} tokens but the limit is {limit} "
                 f"({lm.name}): encode it in windows with long_texts='split' (extract argument, settings.ini, "
-                "or `msma run --long-texts split`), or use shorter units")
+                "or `msma run --long-texts split`), or use shorter units{hint}")
         segs += _split(ids, keep, list(map(tuple, off)), limit, i) if len(ids) > limit else [Segment(i, ids, keep, list(map(tuple, off)))]
     return segs
 
@@ -167,7 +168,6 @@ def pool_weights(b:dict, segs:list, pooling:str="mean") -> torch.Tensor:
         if s.last and len(idx): w[i, idx[-1, 0]] = 1.0
     return w
 
-
 # %% ../nbs/03_extract.ipynb #e191f2a8
 ATTN_STATS = ("entropy", "distance", "first_share", "special_share", "same_sentence_share")
 
@@ -237,13 +237,11 @@ def unit_weights(b:dict, segs:list, pooling:str="mean", rows:list|None=None) -> 
     w = (sent[:, None, :] == torch.arange(max(rows))[None, :, None]).float() * keep[:, None, :]
     if pooling == "mean": return w
     if pooling != "last": raise ValueError(f"unknown pooling `{pooling}`; use 'mean' or 'last'")
-    last = torch.zeros_like(w)                      # each sentence's last token, in the window where the sentence ends
     t = torch.arange(w.shape[-1]).expand_as(w)
     idx = torch.where(w > 0, t, -1).amax(-1)        # (batch, units): last position of each sentence in the window
-    for i, s in enumerate(segs):
-        for r in range(rows[i]):
-            if idx[i, r] >= 0 and not (s.split_sentence and r == max(s.sentences)): last[i, r, idx[i, r]] = 1.0
-    return last
+    goes_on = torch.tensor([max(s.sentences) if s.split_sentence else -1 for s in segs])[:, None] == torch.arange(w.shape[1])
+    ends_here = (idx >= 0) & ~goes_on               # each sentence's last token, in the window where the sentence ends
+    return torch.nn.functional.one_hot(idx.clamp(min=0), w.shape[-1]).float() * ends_here[..., None]
 
 # %% ../nbs/03_extract.ipynb #845ab063
 class CacheError(MsmaError, RuntimeError):
@@ -480,11 +478,9 @@ def plan_extraction(lm:LoadedModel, corpus:Corpus, granularity="sentence", max_l
     many = corpus.sentences.doc_id.duplicated().any()               # some document holds several sentences
     whole = granularity == "document" or context == "document" and many       # the texts are whole documents
     texts = unit_table(corpus, "document" if whole else granularity).reset_index(drop=True)
-    try: segs = encode_texts(lm, texts.text, max_length, long_texts, texts.unit_id.tolist())
-    except ContextLengthError as e:
-        if not whole or granularity == "document": raise
-        raise ContextLengthError(f"{e}; or encode every {granularity} alone with context='unit' (it then cannot see its document)".replace(
-            "unit `", "document `", 1)) from None
+    in_context = whole and granularity != "document"                  # units read in documents: a long one is the document's fault
+    segs = encode_texts(lm, texts.text, max_length, long_texts, texts.unit_id.tolist(), "document" if in_context else "unit",
+                        f"; or encode every {granularity} alone with context='unit' (it then cannot see its document)" if in_context else "")
     by_text = [[] for _ in range(len(texts))]
     for s in segs: by_text[s.text_index].append(s)
     if whole:                                 # sentence of each token: pooling per sentence, same-sentence share of attention
@@ -520,7 +516,7 @@ def cache_key(request:dict) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 # %% ../nbs/03_extract.ipynb #ed48f0e7
-def _attention_rows(lm, segs, b, res, wd, keep, real, token_level) -> dict:
+def _attention_rows(lm, segs, b, res, wd, keep, rows, token_level) -> dict:
     "`ATTN_STATS` of every attention in the outputs `res`, pooled like the hidden states: {name: (blocks, rows, heads, 5)}"
     mask, att = b["attention_mask"].to(lm.device), {}
     weights = {s: r.attentions for s, r in res.items()}
@@ -528,7 +524,7 @@ def _attention_rows(lm, segs, b, res, wd, keep, real, token_level) -> dict:
     for s, ks in attention_keys(lm, segs, b).items():
         sp, se, qs = (k.to(lm.device) for k in ks)
         st = torch.stack([attention_stats(a, mask, sp, se, qs) for a in weights[s]])       # (blocks, b, t, h, 5)
-        att[s] = (st[:, keep] if token_level else torch.einsum("brt,lbths->lbrhs", wd, st)[:, real]).float().cpu()
+        att[s] = (st[:, keep] if token_level else rows(torch.einsum("brt,lbths->brlhs", wd, st)).transpose(0, 1)).float().cpu()
     return att
 
 # %% ../nbs/03_extract.ipynb #d0436abb
@@ -536,15 +532,14 @@ def _run_batch(lm, segs, b, w, token_level, attentions, real=None):
     "Pooled sums {stack: (layers, units or tokens, d)} and attention stats of one batch; `w`: (batch, units, tokens) weights"
     keep = b["keep"].bool().to(lm.device)
     wd = w.to(lm.device)
-    real = torch.ones(w.shape[:2], dtype=torch.bool) if real is None else real    # (batch, units): which rows are units
-    real = real.to(lm.device)
+    rows = (lambda x: x.flatten(0, 1)) if real is None else (lambda x, m=real.to(lm.device): x[m])   # (batch, units) -> unit rows
     out = {s: [None] * lm.stacks[s].n_hidden for s in lm.stacks}
     def grab(stack, l, h):  # stays on the device: a .cpu() here would stall the GPU at every block
-        out[stack][l] = h[keep].float() if token_level else torch.einsum("brt,btd->brd", wd, h.float())[real]
+        out[stack][l] = h[keep].float() if token_level else rows(torch.einsum("brt,btd->brd", wd, h.float()))
     with torch.no_grad(), capture_hidden(lm, grab):
         res = forward_stacks(lm, b, attentions)
     hid = {s: torch.stack(v).cpu() for s, v in out.items()}
-    return hid, (_attention_rows(lm, segs, b, res, wd, keep, real, token_level) if attentions else {})
+    return hid, (_attention_rows(lm, segs, b, res, wd, keep, rows, token_level) if attentions else {})
 
 # %% ../nbs/03_extract.ipynb #d6c342ee
 def _check_finite(x:torch.Tensor, stack, unit_ids, what="hidden state"):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .metrics import gaussian_kl, linear_cka, mutual_information, shuffled_null, _hsic
+from .metrics import gaussian_kl, gram_cka, linear_cka, mutual_information, shuffled_null
 from .scales import ScaleMap, scale_representations
 from joblib import delayed
 from .config import uses_threads, run_pieces
@@ -89,12 +89,6 @@ class _ArrayActs:
     def stack(self, stack=None): return self.H
     def layer(self, l, stack=None): return self.H[l]
 
-# %% ../nbs/09a_information.ipynb #9c8bd6c7
-def _gram_cka(K, L) -> float:
-    "Unbiased linear CKA from two Gram matrices"
-    kl, kk, ll = _hsic(K, L), _hsic(K, K), _hsic(L, L)
-    return float(kl / np.sqrt(kk * ll)) if kk > 0 and ll > 0 else float("nan")
-
 # %% ../nbs/09a_information.ipynb #0dfb649b
 def _own_share(X:list, K:list, bands:list) -> float:
     "Share of layers whose most similar band mean (unbiased CKA; the own band's mean leaves the layer out) is their own"
@@ -104,11 +98,11 @@ def _own_share(X:list, K:list, bands:list) -> float:
     for l in range(len(X)):
         own, sims = next(j for j, S in enumerate(bands) if l in S), []
         for j, S in enumerate(bands):
-            if j != own: sims.append(_gram_cka(K[l], Ks[j]))
+            if j != own: sims.append(gram_cka(K[l], Ks[j]))
             elif len(S) == 1: sims.append(-np.inf)                 # nothing left of its band to compare with
             else:
                 m = (sums[j] - X[l]) / (len(S) - 1)
-                sims.append(_gram_cka(K[l], m @ m.T))
+                sims.append(gram_cka(K[l], m @ m.T))
         hits += int(np.argmax(sims) == own)
     return hits / len(X)
 

@@ -20,10 +20,10 @@ from torch import nn
 from .config import resolve_device
 
 # %% auto #0
-__all__ = ['KSG_BRUTE_MAX', 'MI_METHODS', 'as_samples', 'paired', 'is_constant', 'linear_cka', 'effective_rank', 'Critic',
-           'pair_scores', 'dv_bound', 'infonce_bound', 'MINE', 'InfoNCE', 'kl_normal', 'gaussian_kl', 'knn_kl',
-           'pca_project', 'ksg_mi', 'gaussian_mi', 'split_units', 'fit_critic', 'mutual_information', 'shuffled_null',
-           'distance_correlation', 'procrustes_distance']
+__all__ = ['KSG_BRUTE_MAX', 'MI_METHODS', 'as_samples', 'paired', 'is_constant', 'gram_cka', 'linear_cka', 'effective_rank',
+           'Critic', 'pair_scores', 'dv_bound', 'infonce_bound', 'MINE', 'InfoNCE', 'kl_normal', 'gaussian_kl',
+           'knn_kl', 'pca_project', 'ksg_mi', 'gaussian_mi', 'split_units', 'fit_critic', 'mutual_information',
+           'shuffled_null', 'distance_correlation', 'procrustes_distance']
 
 # %% ../nbs/04_metrics.ipynb #599b27a9
 def as_samples(x, name="x", min_n:int=2) -> np.ndarray:
@@ -66,14 +66,18 @@ def _hsic(K, L, unbiased=True):
     return (np.sum(K * L) + K.sum() * L.sum() / ((n - 1) * (n - 2)) - 2 * KL1.sum() / (n - 2)) / (n * (n - 3))
 
 # %% ../nbs/04_metrics.ipynb #dbb0317c
+def gram_cka(K, L, unbiased:bool=True) -> float:
+    "CKA of two n×n Gram matrices of paired units (linear CKA when K = xxᵀ, L = yyᵀ of centred x, y); NaN if either is degenerate"
+    kl, kk, ll = _hsic(K, L, unbiased), _hsic(K, K, unbiased), _hsic(L, L, unbiased)
+    return float(kl / np.sqrt(kk * ll)) if kk > 0 and ll > 0 else float("nan")
+
+# %% ../nbs/04_metrics.ipynb #31a7a127
 def linear_cka(x, y, unbiased:bool=True) -> float:
     "Linear CKA between paired representations `x` (n, d1) and `y` (n, d2); unbiased by default"
     x, y = paired(x, y, min_n=4)
     why = ": linear CKA is undefined for a representation with zero variance; drop it or check its inputs"
     x, y = _centred(x, "x", why), _centred(y, "y", why)
-    K, L = x @ x.T, y @ y.T
-    kl, kk, ll = _hsic(K, L, unbiased), _hsic(K, K, unbiased), _hsic(L, L, unbiased)
-    return float(kl / np.sqrt(kk * ll)) if kk > 0 and ll > 0 else float("nan")
+    return gram_cka(x @ x.T, y @ y.T, unbiased)
 
 # %% ../nbs/04_metrics.ipynb #64e93538
 def effective_rank(x) -> float:

@@ -113,14 +113,13 @@ class Comparison(Result):
             g = g[g.expected.notna()]
             if "call" in g:
                 miss = g[g.call != "yes"]
-                out.append(f"{mod} ({st}): " + ("crossover — every probe is called in its own band" if miss.empty else
-                           "no crossover — " + ", ".join(f"{r.probe}: {r.call} in the {r.expected} band (validation peak {r.band})" for r in miss.itertuples()))
-                           + " (" + ", ".join(f"{r.probe} at depth {r.depth:.2f}" for r in g.itertuples()) + ").")
-                continue
-            miss = g[~g.in_expected.astype(bool)]
-            out.append(f"{mod} ({st}): " + ("crossover by validation peak alone — each probe peaks in its own band" if miss.empty else
+                say = ("crossover — every probe is called in its own band" if miss.empty else "no crossover — " + ", ".join(
+                       f"{r.probe}: {r.call} in the {r.expected} band (validation peak {r.band})" for r in miss.itertuples()))
+            else:
+                miss = g[~g.in_expected.astype(bool)]
+                say = ("crossover by validation peak alone — each probe peaks in its own band" if miss.empty else
                        "no crossover — " + ", ".join(f"{r.probe} peaks in the {r.band} band" for r in miss.itertuples()))
-                       + " (" + ", ".join(f"{r.probe} at depth {r.depth:.2f}" for r in g.itertuples()) + ").")
+            out.append(f"{mod} ({st}): {say} (" + ", ".join(f"{r.probe} at depth {r.depth:.2f}" for r in g.itertuples()) + ").")
         return out
 
 # %% ../nbs/80_pipeline.ipynb #2389149d

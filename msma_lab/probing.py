@@ -376,26 +376,23 @@ def doc_gain(r:ProbeResult, a:list, b:list, per_seed:dict|None=None) -> pd.Serie
 def _gain_stats(d:pd.Series, seed:int=0) -> dict:
     "Mean of per-document gains `d`, its document-bootstrap 95% interval and one-sided sign-flip p (gain > 0)"
     v = d.to_numpy(float)
-    if np.ptp(v) == 0: return dict(gain=float(v.mean()), ci_low=float(v.mean()), ci_high=float(v.mean()), p=1.0 if v.mean() <= 0 else 0.0, docs=len(v))
-    lo, hi = bootstrap_ci(v, seed=seed, n_resamples=4999)
-    return dict(gain=float(v.mean()), ci_low=lo, ci_high=hi, p=signflip_test(v, "greater", n_resamples=4999, seed=seed), docs=len(v))
+    if np.ptp(v) == 0: lo = hi = float(v.mean())          # no spread to resample (as `stats.compare_maps`)
+    else: lo, hi = bootstrap_ci(v, seed=seed, n_resamples=4999)
+    p = 1.0 if not v.any() else signflip_test(v, "greater", n_resamples=4999, seed=seed)
+    return dict(gain=float(v.mean()), ci_low=lo, ci_high=hi, p=p, docs=len(v))
 
 # %% ../nbs/09_probing.ipynb #085198d7
-def band_call(r:ProbeResult, smap:ScaleMap, band:str, seed:int=0) -> dict:
+def band_call(r:ProbeResult, smap:ScaleMap, band:str, seed:int=0, per_seed:dict|None=None) -> dict:
     """Does `band` hold `r`'s label? Per test document: its best layer against the best of the rest (`gain`, CI, `p`), and
     that gain against the mean gain of every contiguous block of as many layers (`excess`: the random-placement null)"""
-    per = _per_seed(r)
-    if all(isinstance(l, str) for l in r.layers):                  # per-band results: the band against the other bands
-        st = _gain_stats(doc_gain(r, [band], [l for l in r.layers if l != band], per), seed)
-        return {**st, "excess": np.nan, "excess_ci_low": np.nan, "excess_ci_high": np.nan, "excess_p": np.nan,
-                "window_p": np.nan, "blocks": 0, "best_block": None}
-    lo, hi = smap.ranges[band]
-    inside = [l for l in r.layers if lo <= l <= hi]
+    per = per_seed or _per_seed(r)
+    by_band = all(isinstance(l, str) for l in r.layers)            # per-band results: the band against the other bands
+    inside = [band] if by_band else [l for l in r.layers if smap.ranges[band][0] <= l <= smap.ranges[band][1]]
     rest = lambda w: [l for l in r.layers if l not in w]
     d = doc_gain(r, inside, rest(inside), per)
     st = _gain_stats(d, seed)
     k, L = len(inside), r.layers
-    blocks = [L[i:i + k] for i in range(len(L) - k + 1)] if k < len(L) else []
+    blocks = [L[i:i + k] for i in range(len(L) - k + 1)] if not by_band and k < len(L) else []
     if not blocks: return {**st, "excess": np.nan, "excess_ci_low": np.nan, "excess_ci_high": np.nan, "excess_p": np.nan,
                            "window_p": np.nan, "blocks": 0, "best_block": None}
     D = pd.concat([doc_gain(r, w, rest(w), per) for w in blocks], axis=1)        # documents × blocks
@@ -434,13 +431,14 @@ def crossover_table(results:dict,        # probe name (e.g. pos, form, topic) ->
                    accuracy=a.value, accuracy_ci=f"[{a.ci_low:.3f}, {a.ci_high:.3f}]", accuracy_ci_low=a.ci_low,
                    majority=t.loc[a.layer, "majority"], selectivity=t.loc[a.layer, "selectivity"] if s is not None else np.nan,
                    sel_layer=None if s is None else s.layer, sel_band=None if s is None else _band(smap, s.layer))
-        if r.docs is not None and not isinstance(a.layer, str):
+        per = _per_seed(r) if r.docs is not None else None
+        if per is not None and not isinstance(a.layer, str):
             base = [r.layers[0]] + (sorted(r.baselines.name.unique()) if r.baselines is not None else [])
-            g = _gain_stats(doc_gain(r, r.layers, base))
+            g = _gain_stats(doc_gain(r, r.layers, base, per))
             row.update(layer0=t.accuracy.iloc[0], bow=r.baselines.groupby("seed").accuracy.first().mean() if r.baselines is not None else np.nan,
                        baseline_gain=g["gain"], baseline_ci=f"[{g['ci_low']:+.3f}, {g['ci_high']:+.3f}]", baseline_p=g["p"])
-        if r.docs is not None and e in smap.ranges:
-            c = band_call(r, smap, e)
+        if per is not None and e in smap.ranges:
+            c = band_call(r, smap, e, per_seed=per)
             row.update(band_gain=c["gain"], band_ci=f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]", band_p=c["p"],
                        excess=c["excess"], excess_ci=f"[{c['excess_ci_low']:+.3f}, {c['excess_ci_high']:+.3f}]", excess_p=c["excess_p"],
                        window_p=c["window_p"], blocks=c["blocks"], best_block=c["best_block"])

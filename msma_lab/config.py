@@ -58,6 +58,9 @@ class Settings:
     compare:str = opt("minilm-l6", "models analysed beside `model` (comma-separated; `none` for none)", many=True)
     token_docs_per_topic:int = opt(8, "documents per topic extracted per token for the POS probe; 0 = all")
     views:str = opt("umap", "2-D maps of each scale", ("umap", "pca", "none"))
+    max_new_tokens:int = opt(40, "tokens generated per prompt in the control studies (10_intervene onwards)")
+    temperature:float = opt(0.8, "sampling temperature of the control studies' generations")
+    top_p:float = opt(0.95, "nucleus mass kept when sampling (1 = all)")
     threads:str = opt("auto", "threads for the work: auto (torch one core fewer than the usable ones, worker processes one per core; at most $OMP_NUM_THREADS) or a number (both)")
 
 # %% ../nbs/00_config.ipynb #7d6f74ea
@@ -97,7 +100,7 @@ def find_settings(path=None) -> Path|None:
     return None
 
 # %% ../nbs/00_config.ipynb #15e0ca9f
-_AT_LEAST = dict(docs_per_topic=0, batch_size=1, max_length=0, token_docs_per_topic=0, folds=2)
+_AT_LEAST = dict(docs_per_topic=0, batch_size=1, max_length=0, token_docs_per_topic=0, folds=2, max_new_tokens=1)
 
 def _device_problem(dev:str) -> str|None:
     "Why torch cannot use device string `dev` here (None if it can)"
@@ -124,6 +127,8 @@ def _problems(s:Settings) -> list:
             out.append(f"{f.name} = {v!r} must be a whole number ≥ {_AT_LEAST[f.name]}")
         if f.name.startswith("lambda_") and not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
             out.append(f"{f.name} = {v!r} must be a finite number ≥ 0")
+    if not (isinstance(s.temperature, (int, float)) and 0 < s.temperature < math.inf): out.append(f"temperature = {s.temperature!r} must be a number > 0")
+    if not (isinstance(s.top_p, (int, float)) and 0 < s.top_p <= 1): out.append(f"top_p = {s.top_p!r} must be in (0, 1]")
     if not s.seeds: out.append("seeds is empty; give at least one, e.g. `seeds = 0, 1, 2, 3, 4`")
     elif not all(isinstance(x, int) for x in s.seeds): out.append(f"seeds = {s.seeds!r} must be whole numbers")
     if not (str(s.threads) == "auto" or str(s.threads).isdigit() and int(s.threads) >= 1):

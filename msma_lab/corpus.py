@@ -15,8 +15,8 @@ import msma_lab
 from .config import MsmaError
 
 # %% auto #0
-__all__ = ['CorpusError', 'CorpusNotFoundError', 'Corpus', 'corpus_from_records', 'split_sentences', 'builtin_corpus_path',
-           'load_corpus']
+__all__ = ['CorpusError', 'CorpusNotFoundError', 'Corpus', 'corpus_from_records', 'split_sentences', 'shipped_file',
+           'builtin_corpus_path', 'load_corpus']
 
 # %% ../nbs/01_corpus.ipynb #711461d2
 class CorpusError(MsmaError, ValueError):
@@ -173,14 +173,18 @@ def _read_csv(path):
     yield from docs.values()
 
 # %% ../nbs/01_corpus.ipynb #1b47f8d1
+def shipped_file(name:str) -> Path:
+    "Path of a file msma_lab ships in data/ (the corpus, the prompt sets)"
+    from importlib.resources import files
+    try: p = Path(str(files("msma_lab.data")/name))
+    except ModuleNotFoundError: p = None
+    if p is None or not p.exists(): p = Path(msma_lab.__file__).resolve().parent.parent/"data"/name
+    if not p.exists(): raise CorpusNotFoundError(f"the shipped file data/{name} is missing: reinstall msma_lab")
+    return p
+
 def builtin_corpus_path() -> Path:
     "Path of the shipped corpus file (data/corpus.jsonl)"
-    from importlib.resources import files
-    try: p = Path(str(files("msma_lab.data")/"corpus.jsonl"))
-    except ModuleNotFoundError: p = None
-    if p is None or not p.exists(): p = Path(msma_lab.__file__).resolve().parent.parent/"data"/"corpus.jsonl"
-    if not p.exists(): raise CorpusNotFoundError("the shipped corpus (data/corpus.jsonl) is missing: reinstall msma_lab")
-    return p
+    return shipped_file("corpus.jsonl")
 
 # %% ../nbs/01_corpus.ipynb #0dd53492
 _READERS = {".txt": _read_txt, ".jsonl": _read_jsonl, ".csv": _read_csv}

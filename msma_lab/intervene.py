@@ -15,8 +15,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 from sklearn.linear_model import LogisticRegression
+from concept_erasure import LeaceEraser
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
-from .config import MsmaError, cache_dir, load_settings
+from .config import MsmaError, cache_dir, load_settings, uses_threads
 from .corpus import load_corpus, shipped_file
 from .extract import as_corpus, encode_texts, forward_stacks, make_batch, unit_table
 from .models import LoadedModel
@@ -26,8 +27,9 @@ from .scales import SCALES, paper_bands
 # %% auto #0
 __all__ = ['OPS', 'POSITIONS', 'edit_sites', 'site_hooks', 'hook_count', 'EditError', 'Edit', 'edit_layers', 'norm_texts',
            'residual_norms', 'band_norms', 'apply_op', 'Direction', 'site_states', 'mean_difference', 'pca_direction',
-           'probe_direction', 'random_direction', 'carried_direction', 'resolve', 'steer', 'GumbelSampler',
-           'GenerationError', 'load_prompts', 'Generation', 'generate', 'representation_shift']
+           'probe_direction', 'random_direction', 'carried_direction', 'Erasure', 'leace_erasure', 'per_state_strength',
+           'resolve', 'steer', 'GumbelSampler', 'GenerationError', 'load_prompts', 'Generation', 'generate',
+           'representation_shift']
 
 # %% ../nbs/10_intervene.ipynb #6fa33834
 def edit_sites(lm:LoadedModel, stack:str|None=None) -> list:
@@ -97,7 +99,7 @@ class _Positions:
         return c["prompt"] | c["generated"] if positions == "all" else c[positions]
 
 # %% ../nbs/10_intervene.ipynb #49b34dab
-OPS = ("add", "scale", "noise", "project", "ablate-then-add")
+OPS = ("add", "scale", "noise", "project", "ablate-then-add", "erase")
 POSITIONS = ("all", "prompt", "generated")
 
 class EditError(MsmaError, ValueError):
@@ -108,7 +110,7 @@ class Edit:
     "Where (a scale band or hidden states), what (op, direction) and how much (strength × the band's mean norm)"
     scale:str|None = None          # local | intermediate | global (the paper partition of the model) ...
     layers:tuple|None = None       # ... or hidden states by number
-    op:str = "add"                 # add | scale | noise | project | ablate-then-add
+    op:str = "add"                 # add | scale | noise | project | ablate-then-add | erase
     direction:object = None        # a Direction, a vector (d,), or a dict {hidden state: vector}
     strength:float = 0.0           # × the band's mean residual norm ρ (add, noise, ablate-then-add), or a factor (scale, project)
     positions:str = "all"          # all | prompt | generated
@@ -121,6 +123,8 @@ class Edit:
             raise EditError(f"unknown scale {self.scale!r}; use one of {', '.join(SCALES)}, or layers=[...]")
         if self.op not in OPS: raise EditError(f"unknown op {self.op!r}; use one of {', '.join(OPS)}")
         if self.positions not in POSITIONS: raise EditError(f"unknown positions {self.positions!r}; use one of {', '.join(POSITIONS)}")
+        if self.op == "erase" and not isinstance(self.direction, Erasure):
+            raise EditError("op 'erase' needs an Erasure: leace_erasure(lm, positive, negative, layers)")
         if self.direction is None and self.op in ("add", "project", "ablate-then-add"):
             raise EditError(f"op {self.op!r} needs a direction: mean_difference(...), pca_direction(...), "
                             "probe_direction(...) or random_direction(...)")
@@ -194,12 +198,13 @@ def apply_op(h:torch.Tensor,          # states (batch, width, d)
              noise:torch.Tensor|None=None) -> torch.Tensor:
     "One edit of `h` at the positions in `mask` (see the table)"
     s, m = float(strength), mask.to(h.device)[..., None]
-    if u is not None: u = u.to(h.device, h.dtype); c = (h @ u)[..., None]
+    if torch.is_tensor(u): u = u.to(h.device, h.dtype); c = (h @ u)[..., None]
     new = (h + s * rho * u if op == "add" else
            (h + s * c * u if u is not None else h * (1 + s)) if op == "scale" else
            h + s * rho * noise.to(h.device, h.dtype) if op == "noise" else
            h - s * c * u if op == "project" else
-           h - c * u + s * rho * u)
+           h - c * u + s * rho * u if op == "ablate-then-add" else
+           h + s * (u(h.reshape(-1, h.shape[-1])).reshape(h.shape) - h))
     return new if bool(m.all()) else torch.where(m, new, h)
 
 # %% ../nbs/10_intervene.ipynb #95fad260
@@ -289,14 +294,44 @@ def carried_direction(fmap, x, u, layers, eps:float=1.0, stack:str|None=None) ->
     v = (np.asarray(fmap.predict(x + eps * (u / np.linalg.norm(u)).astype(np.float32)), np.float64) - fmap.predict(x)).mean(0)
     return Direction({l: v for l in layers}, f"carried by {getattr(fmap, 'name', type(fmap).__name__)}", stack, dict(eps=eps))
 
+@dataclass
+class Erasure:
+    "A LEACE eraser (concept-erasure) per hidden state: the least-squares edit after which no linear probe finds the concept"
+    erasers:dict            # {hidden state: concept_erasure.LeaceEraser}
+    method:str = "leace"
+    stack:str|None = None
+
+    def at(self, l:int):
+        if l not in self.erasers: raise EditError(f"the erasure was fitted at hidden states {sorted(self.erasers)}, not {l}: "
+                                                  "make it over the layers you edit")
+        return self.erasers[l]
+
+def leace_erasure(lm:LoadedModel, positive, negative, layers=None, stack:str|None=None, pooling:str="mean") -> Erasure:
+    "LEACE erasers of the positive/negative concept at each hidden state, fitted on the texts' states (Belrose et al. 2023)"
+    P, N = _pair_states(lm, positive, negative, layers, stack, pooling)
+    z = torch.tensor([1] * len(next(iter(P.values()))) + [0] * len(next(iter(N.values()))))
+    return Erasure({l: LeaceEraser.fit(torch.from_numpy(np.concatenate([P[l], N[l]])).float(), z) for l in P}, "leace", stack)
+
 # %% ../nbs/10_intervene.ipynb #61f62cd2
+def per_state_strength(op:str, strength:float, k:int) -> float:
+    "The strength applied at each of the band's k states so that the band as a whole applies `strength`"
+    s = float(strength)
+    if op == "scale":
+        if s < -1: raise EditError(f"scale strength {s:g} < −1 would flip the component; use −1 (remove it) to 0 (keep) or more (amplify)")
+        return (1 + s) ** (1 / k) - 1
+    if op in ("project", "erase"):
+        if not 0 <= s <= 1: raise EditError(f"{op} strength {s:g} must be in [0, 1]: the share of the component removed")
+        return 1 - (1 - s) ** (1 / k)
+    return s
+
+# %% ../nbs/10_intervene.ipynb #afd26e00
 def _role(lm:LoadedModel, stack:str) -> str:
     return "decoder" if lm.family == "decoder" else "generated" if stack == "decoder" else "prompt"
 
 def _unit(edit:Edit, l:int) -> torch.Tensor|None:
     d = edit.direction
     if d is None: return None
-    if isinstance(d, Direction): return d.at(l)
+    if isinstance(d, (Direction, Erasure)): return d.at(l)
     if isinstance(d, dict): return Direction(d, "vectors").at(l)
     return Direction({l: np.asarray(d)}, "vector").at(l)
 
@@ -306,16 +341,17 @@ def _norms(lm:LoadedModel, stack:str) -> np.ndarray:
     return memo[stack]
 
 def resolve(lm:LoadedModel, edits, bands:dict|None=None) -> dict:
-    "{stack: {hidden state: [(edit, unit direction, ρ per state)]}} for `edits`"
+    "{stack: {hidden state: [(edit, unit direction, ρ_l per state, strength per state)]}} for `edits`"
     plan = {}
     for e in ([edits] if isinstance(edits, Edit) else list(edits)):
         stack, layers = e.stack or next(iter(lm.stacks)), edit_layers(lm, e, bands)
         norms = _norms(lm, stack) if e.op in ("add", "noise", "ablate-then-add") else np.ones(max(layers) + 1)
         k = len(layers) if e.op == "add" else np.sqrt(len(layers)) if e.op == "noise" else 1   # the band carries s·ρ
-        for l in layers: plan.setdefault(stack, {}).setdefault(l, []).append((e, _unit(e, l), float(norms[l] / k)))
+        s = per_state_strength(e.op, e.strength, len(layers))
+        for l in layers: plan.setdefault(stack, {}).setdefault(l, []).append((e, _unit(e, l), float(norms[l] / k), s))
     return plan
 
-# %% ../nbs/10_intervene.ipynb #afd26e00
+# %% ../nbs/10_intervene.ipynb #3850509f
 @contextlib.contextmanager
 def steer(lm:LoadedModel, edits, prompt_width:int|None=None, bands:dict|None=None):
     "Apply `edits` (an Edit or a list) to every forward pass of `lm` inside the block; all hooks removed on exit"
@@ -326,16 +362,16 @@ def steer(lm:LoadedModel, edits, prompt_width:int|None=None, bands:dict|None=Non
                 pos, noise = _Positions(_role(lm, stack), prompt_width), {}
                 handles.append(lm.stacks[stack].module.register_forward_pre_hook(pos, with_kwargs=True))
                 def fn(l, h, at=at, pos=pos, noise=noise):
-                    for e, u, rho in at[l]:
+                    for e, u, rho, s in at[l]:
                         nz = _noise(e.seed, l, pos.cur["pos"], h.shape[-1], noise) if e.op == "noise" else None
-                        h = apply_op(h, e.op, u, e.strength, rho, pos.where(e.positions), nz)
+                        h = apply_op(h, e.op, u, s, rho, pos.where(e.positions), nz)
                     return h
                 stack_ctx.enter_context(site_hooks(lm, fn, sorted(at), stack))
             yield plan
         finally:
             for h in handles: h.remove()
 
-# %% ../nbs/10_intervene.ipynb #3850509f
+# %% ../nbs/10_intervene.ipynb #3dff9c27
 def _key(seed:int, text:str, step:int) -> int: return zlib.crc32(f"{seed}\x00{step}\x00{text}".encode())
 
 class GumbelSampler(LogitsProcessor):
@@ -351,7 +387,7 @@ class GumbelSampler(LogitsProcessor):
                                     dtype=torch.float64) for p in self.prompts])
         return s + (-torch.log(-torch.log(g.clamp(1e-12, 1 - 1e-12)))).to(s.device, s.dtype)
 
-# %% ../nbs/10_intervene.ipynb #3dff9c27
+# %% ../nbs/10_intervene.ipynb #9924cc1a
 class GenerationError(MsmaError, ValueError):
     "A generation request this model cannot serve"
 
@@ -371,7 +407,7 @@ def _prompt_frame(prompts) -> pd.DataFrame:
     if df.empty: raise GenerationError("no prompts: give at least one text")
     return df[["id", "text"]].reset_index(drop=True)
 
-# %% ../nbs/10_intervene.ipynb #9924cc1a
+# %% ../nbs/10_intervene.ipynb #ed7187d2
 @dataclass
 class Generation(Result):
     "Continuations of prompts (under an edit, or none): texts, and per step the token and its log-probability"
@@ -392,7 +428,7 @@ class Generation(Result):
         return (f"**Generation**: {len(self.texts)} continuations of ≤ {c['max_new_tokens']} tokens by {c['model']}, {how}; "
                 f"edit: {self.edit}\n\n{head}")
 
-# %% ../nbs/10_intervene.ipynb #ed7187d2
+# %% ../nbs/10_intervene.ipynb #6c7db17d
 def _check_generation(lm:LoadedModel, ids:list, max_new:int, df:pd.DataFrame):
     if lm.family == "encoder":
         raise GenerationError(f"{lm.name} is an encoder ({type(lm.model).__name__}): it cannot generate text; edit its states "
@@ -402,25 +438,25 @@ def _check_generation(lm:LoadedModel, ids:list, max_new:int, df:pd.DataFrame):
             raise GenerationError(f"prompt `{pid}` has {len(x)} tokens; with max_new_tokens={max_new} that passes {lm.name}'s "
                                   f"context of {lm.context_length}: shorten it or lower max_new_tokens")
 
-def _gen_config(lm:LoadedModel, max_new:int, use_cache:bool=True):
+def _gen_config(lm:LoadedModel, max_new:int, use_cache:bool=True, **kw):
     "A fresh config (none of the model's own sampling defaults): greedy argmax of the processed logits, raw logits kept"
     t = lm.tokenizer
     return GenerationConfig(max_new_tokens=max_new, do_sample=False, num_beams=1, pad_token_id=t.pad_token_id,
                             use_cache=use_cache, return_dict_in_generate=True, output_logits=True,
                             eos_token_id=t.eos_token_id, bos_token_id=t.bos_token_id,
-                            decoder_start_token_id=getattr(lm.config, "decoder_start_token_id", None))
+                            decoder_start_token_id=getattr(lm.config, "decoder_start_token_id", None), **kw)
 
-# %% ../nbs/10_intervene.ipynb #6c7db17d
+# %% ../nbs/10_intervene.ipynb #01ac11d4
 @torch.no_grad()
 def _generate_batch(lm:LoadedModel, df:pd.DataFrame, edits, seed:int, max_new:int, sample:bool, temperature:float,
-                    top_p:float, use_cache:bool, bands) -> tuple:
+                    top_p:float, use_cache:bool, bands, gen_kw:dict) -> tuple:
     t = lm.tokenizer
     enc = t(df["text"].tolist(), padding=True, padding_side="left", return_tensors="pt")
     ids, mask = enc["input_ids"].to(lm.device), enc["attention_mask"].to(lm.device)
     W = ids.shape[1]
     procs = [GumbelSampler(df["text"].tolist(), seed, W if lm.family == "decoder" else 1, temperature, top_p)] if sample else []
     with (steer(lm, edits, prompt_width=W, bands=bands) if edits else contextlib.nullcontext()):
-        out = lm.model.generate(input_ids=ids, attention_mask=mask, generation_config=_gen_config(lm, max_new, use_cache),
+        out = lm.model.generate(input_ids=ids, attention_mask=mask, generation_config=_gen_config(lm, max_new, use_cache, **gen_kw),
                                 logits_processor=LogitsProcessorList(procs))
     new = out.sequences[:, W:] if lm.family == "decoder" else out.sequences[:, 1:]
     lp = torch.stack(out.logits, 1).float().log_softmax(-1)
@@ -433,28 +469,33 @@ def _generate_batch(lm:LoadedModel, df:pd.DataFrame, edits, seed:int, max_new:in
         steps += [dict(prompt_id=pid, seed=seed, step=j, token_id=x, logprob=lp[i, j, x].item()) for j, x in enumerate(toks[:n])]
     return texts, steps
 
-# %% ../nbs/10_intervene.ipynb #01ac11d4
+# %% ../nbs/10_intervene.ipynb #c1c5eef8
+@uses_threads
 def generate(lm:LoadedModel, prompts,            # a text, a list of texts, or a frame with `text` (and `id`)
              edit=None,                           # an Edit, a list of them, or None (the unedited model)
              max_new_tokens:int|None=None, sample:bool=False, seeds=(0,),
              temperature:float|None=None, top_p:float|None=None,   # default: settings
-             batch_size:int=8, use_cache:bool=True, bands:dict|None=None, progress:bool=False) -> Generation:
+             batch_size:int=8, use_cache:bool=True, bands:dict|None=None, progress:bool=False,
+             **generation_kwargs) -> Generation:                  # more GenerationConfig fields, e.g. min_new_tokens
     "Continue `prompts` under `edit`, greedily or sampled once per seed (batch- and cache-invariant)"
     s = load_settings()
     max_new, temperature, top_p = max_new_tokens or s.max_new_tokens, temperature or s.temperature, top_p or s.top_p
     df = _prompt_frame(prompts)
+    if fixed := {"do_sample", "num_beams", "top_k", "output_logits", "return_dict_in_generate"} & set(generation_kwargs):
+        raise GenerationError(f"{', '.join(sorted(fixed))}: set by generate itself (sample=, temperature=, top_p=); leave them out")
     _check_generation(lm, lm.tokenizer(df["text"].tolist())["input_ids"], max_new, df)
     if edit is not None: resolve(lm, edit, bands)                 # a bad edit fails before any generation
     texts, steps = [], []
     jobs = [(sd, i) for sd in (seeds if sample else (0,)) for i in range(0, len(df), batch_size)]
     for sd, i in (tqdm(jobs, desc="generate") if progress else jobs):
-        a, b = _generate_batch(lm, df.iloc[i:i + batch_size], edit, sd, max_new, sample, temperature, top_p, use_cache, bands)
+        a, b = _generate_batch(lm, df.iloc[i:i + batch_size], edit, sd, max_new, sample, temperature, top_p, use_cache, bands,
+                               generation_kwargs)
         texts += a; steps += b
     cfg = dict(model=lm.name, max_new_tokens=max_new, sample=sample, temperature=temperature, top_p=top_p, use_cache=use_cache)
     return Generation(pd.DataFrame(texts), pd.DataFrame(steps, columns=["prompt_id", "seed", "step", "token_id", "logprob"]),
                       "none" if edit is None else repr(edit), cfg)
 
-# %% ../nbs/10_intervene.ipynb #c1c5eef8
+# %% ../nbs/10_intervene.ipynb #f1f214d4
 @torch.no_grad()
 def representation_shift(lm:LoadedModel, texts, edit, stack:str|None=None, bands:dict|None=None,
                          batch_size:int=16) -> pd.DataFrame:

@@ -27,8 +27,8 @@ from .intervene import (Edit, Erasure, edit_layers, generate, leace_erasure, loa
 # %% auto #0
 __all__ = ['CONTRASTS', 'PERTURBATIONS', 'BiasError', 'load_bias_templates', 'sequence_logprob', 'bias_gaps', 'group_gaps',
            'gap_summary', 'contrast_texts', 'bias_direction', 'text_perplexity', 'BiasControl', 'bias_control',
-           'crows_pairs', 'winogender_templates', 'perturb', 'next_token_logprobs', 'stability', 'principal_subspace',
-           'Robustness', 'robustness']
+           'crows_pairs', 'winogender_templates', 'perturb', 'next_token_logprobs', 'clean_reference', 'stability',
+           'principal_subspace', 'Robustness', 'robustness']
 
 # %% ../nbs/12_control.ipynb #6fa33834
 class BiasError(MsmaError, ValueError):
@@ -270,6 +270,10 @@ def next_token_logprobs(lm:LoadedModel, prompts, edit=None, batch_size:int=32) -
                 out.append(lm.model(**enc).logits[torch.arange(len(last)), last].float().log_softmax(-1))
     return torch.cat(out)
 
+def clean_reference(lm:LoadedModel, clean, max_new_tokens:int=12) -> tuple:
+    "The unedited model's next-token log-probabilities and greedy continuations of the clean prompts (computed once per study)"
+    return next_token_logprobs(lm, clean), generate(lm, list(clean), max_new_tokens=max_new_tokens) if max_new_tokens else None
+
 def _f1(a:list, b:list) -> float:
     "Unigram F1 of two token-id lists (multiset overlap)"
     if not a or not b: return float(a == b)
@@ -277,13 +281,14 @@ def _f1(a:list, b:list) -> float:
     c = sum((Counter(a) & Counter(b)).values())
     return 2 * c / (len(a) + len(b))
 
-def stability(lm:LoadedModel, clean, perturbed, edit=None, max_new_tokens:int=12) -> pd.DataFrame:
+def stability(lm:LoadedModel, clean, perturbed, edit=None, max_new_tokens:int=12, reference:tuple|None=None) -> pd.DataFrame:
     "Per prompt: KL(clean ‖ perturbed) of the next token, top-1 agreement, greedy-continuation overlap; `edit` acts on the perturbed run"
-    lc, lp = next_token_logprobs(lm, clean), next_token_logprobs(lm, perturbed, edit)
+    lc, gc = reference or clean_reference(lm, clean, max_new_tokens)
+    lp = next_token_logprobs(lm, perturbed, edit)
     kl = (lc.exp() * (lc - lp)).sum(-1).clamp(min=0).numpy()
     df = pd.DataFrame(dict(kl=kl, top1_agree=(lc.argmax(-1) == lp.argmax(-1)).numpy().astype(float)))
     if max_new_tokens:
-        gc, gp = (generate(lm, list(x), e, max_new_tokens=max_new_tokens) for x, e in ((clean, None), (perturbed, edit)))
+        gp = generate(lm, list(perturbed), edit, max_new_tokens=max_new_tokens)
         df["overlap"] = [_f1(gc.token_ids(f"p{i}"), gp.token_ids(f"p{i}")) for i in range(len(df))]
     return df
 
@@ -341,7 +346,7 @@ def robustness(lm:LoadedModel, prompts=None, scales=SCALES, noise:float=0.5, var
                max_new_tokens:int=12, seed:int=0) -> Robustness:
     "Stability under input perturbations and activation noise, uncorrected and corrected at each scale (principal vs random subspace)"
     clean = load_prompts().groupby("genre", sort=False).head(2).text.tolist() if prompts is None else list(prompts)
-    rows, gains = [], []
+    rows, gains, ref = [], [], clean_reference(lm, clean, max_new_tokens)
     for sc in scales:
         layers = edit_layers(lm, Edit(sc, op="scale"))
         fix = {"principal subspace": Edit(sc, op="erase", direction=principal_subspace(lm, layers, variance=variance), strength=1.0),
@@ -349,8 +354,8 @@ def robustness(lm:LoadedModel, prompts=None, scales=SCALES, noise:float=0.5, var
         cases = [(k, [perturb(x, k, seed) for x in clean], []) for k in PERTURBATIONS]
         cases.append((f"noise at {sc}", clean, [Edit(sc, op="noise", strength=noise, seed=seed)]))
         for kind, pert, extra in cases:
-            runs = {"no correction": stability(lm, clean, pert, extra or None, max_new_tokens)}
-            for name, e in fix.items(): runs[name] = stability(lm, clean, pert, extra + [e], max_new_tokens)
+            runs = {"no correction": stability(lm, clean, pert, extra or None, max_new_tokens, ref)}
+            for name, e in fix.items(): runs[name] = stability(lm, clean, pert, extra + [e], max_new_tokens, ref)
             for name, r in runs.items(): rows += [dict(perturbation=kind, scale=sc, correction=name, prompt=i, **v) for i, v in enumerate(r.to_dict("records"))]
             for against in ("no correction", "random subspace"):
                 gains.append(dict(perturbation=kind, scale=sc, against=against, **_gain(runs[against].kl, runs["principal subspace"].kl, seed)))

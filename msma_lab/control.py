@@ -21,7 +21,7 @@ from .results import Result
 from .scales import SCALES
 from .stats import bootstrap_ci, holm, signflip_test
 from .extract import encode_texts, forward_stacks, make_batch
-from .intervene import (Edit, Erasure, edit_layers, generate, leace_erasure, load_prompts, mean_difference, norm_texts,
+from .intervene import (Edit, Erasure, edit_layers, generate, jsonl_table, leace_erasure, load_prompts, mean_difference, norm_texts,
                                 random_direction, site_hooks, steer)
 
 # %% auto #0
@@ -36,11 +36,7 @@ class BiasError(MsmaError, ValueError):
 
 def load_bias_templates(path=None) -> pd.DataFrame:
     "The shipped counterfactual templates, or a user's .jsonl of the same columns (axis, group, prompt, a, b[, frame, stereotype])"
-    p = Path(path).expanduser() if path else shipped_file("bias_templates.jsonl")
-    if not p.exists(): raise BiasError(f"no template file at {p}: give a .jsonl with axis, group, prompt, a, b per line")
-    df = pd.read_json(p, lines=True)
-    miss = {"axis", "group", "prompt", "a", "b"} - set(df.columns)
-    if miss or df.empty: raise BiasError(f"{p} lacks column(s) {sorted(miss)} or has no rows; each line needs axis, group, prompt, a, b")
+    df = jsonl_table(path, "bias_templates.jsonl", ("axis", "group", "prompt", "a", "b"), BiasError)
     return df.assign(frame=df.get("frame", 0), stereotype=df.get("stereotype", "none"))
 
 # %% ../nbs/12_control.ipynb #dcb29220

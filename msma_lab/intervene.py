@@ -28,8 +28,8 @@ from .scales import SCALES, paper_bands
 __all__ = ['OPS', 'POSITIONS', 'edit_sites', 'site_hooks', 'hook_count', 'EditError', 'Edit', 'edit_layers', 'norm_texts',
            'residual_norms', 'band_norms', 'apply_op', 'Direction', 'site_states', 'mean_difference', 'pca_direction',
            'probe_direction', 'random_direction', 'carried_direction', 'Erasure', 'leace_erasure', 'per_state_strength',
-           'resolve', 'steer', 'GumbelSampler', 'GenerationError', 'load_prompts', 'Generation', 'generate',
-           'representation_shift']
+           'resolve', 'steer', 'GumbelSampler', 'GenerationError', 'load_prompts', 'jsonl_table', 'Generation',
+           'generate', 'representation_shift']
 
 # %% ../nbs/10_intervene.ipynb #6fa33834
 def edit_sites(lm:LoadedModel, stack:str|None=None) -> list:
@@ -393,11 +393,17 @@ class GenerationError(MsmaError, ValueError):
 
 def load_prompts(path=None) -> pd.DataFrame:
     "The shipped prompt set (data/prompts.jsonl: id, genre, text), or a .jsonl of the same shape"
-    p = Path(path).expanduser() if path else shipped_file("prompts.jsonl")
-    if not p.exists(): raise GenerationError(f"no prompt file at {p}: give a .jsonl with one {{\"id\", \"text\"}} per line")
-    df = pd.read_json(p, lines=True)
-    if "text" not in df or df.empty: raise GenerationError(f"{p} has no prompts: each line needs a \"text\"")
+    df = jsonl_table(path, "prompts.jsonl", ("text",), GenerationError)
     if "id" not in df: df["id"] = [f"p{i}" for i in range(len(df))]
+    return df
+
+def jsonl_table(path, shipped:str, required:tuple, error=MsmaError) -> pd.DataFrame:
+    "The rows of a user's .jsonl at `path`, or of the shipped data file `shipped`; `error` names a missing file or column"
+    p = Path(path).expanduser() if path else shipped_file(shipped)
+    if not p.exists(): raise error(f"no file at {p}: give a .jsonl with {', '.join(required)} on each line")
+    df = pd.read_json(p, lines=True)
+    if miss := [c for c in required if c not in df] or (["a row"] if df.empty else []):
+        raise error(f"{p} lacks {', '.join(miss)}: each line needs {', '.join(required)}")
     return df
 
 def _prompt_frame(prompts) -> pd.DataFrame:

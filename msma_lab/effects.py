@@ -105,8 +105,9 @@ def coherence(sentences:list, prompt:str|None=None, lm=None) -> dict:
 def perplexity(lm:LoadedModel, gen:Generation) -> pd.Series:
     "Perplexity of each continuation in `gen` given its prompt, under `lm` unedited (teacher forcing, one text at a time)"
     rows, keys = [], list(gen.texts[["prompt_id", "seed", "prompt"]].itertuples(index=False))
+    ids = gen.steps.sort_values("step").groupby(["prompt_id", "seed"]).token_id.agg(list).to_dict()   # once, not per row
     for pid, seed, prompt in keys:
-        new, p = gen.token_ids(pid, seed), lm.tokenizer(prompt)["input_ids"]
+        new, p = ids.get((pid, seed), []), lm.tokenizer(prompt)["input_ids"]
         if not new: rows.append(np.nan); continue
         if lm.family == "encoder-decoder":
             dec = torch.tensor([[lm.config.decoder_start_token_id] + new[:-1]])

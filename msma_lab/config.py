@@ -61,6 +61,8 @@ class Settings:
     max_new_tokens:int = opt(40, "tokens generated per prompt in the control studies (10_intervene onwards)")
     temperature:float = opt(0.8, "sampling temperature of the control studies' generations")
     top_p:float = opt(0.95, "nucleus mass kept when sampling (1 = all)")
+    full_control:bool = opt(False, "the report's control studies (effects of edits, whether the maps predict them, bias, robustness) "
+                            "on every shipped prompt and template — about an hour on 2 CPU cores — instead of a reduced set")
     threads:str = opt("auto", "threads for the work: auto (torch one core fewer than the usable ones, worker processes one per core; at most $OMP_NUM_THREADS) or a number (both)")
 
 # %% ../nbs/00_config.ipynb #7d6f74ea

@@ -7,7 +7,7 @@ Docs: https://msma-lab.github.io/msma_lab/control.html.md"""
 # %% ../nbs/12_control.ipynb #ab451605
 from __future__ import annotations
 import contextlib, zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -17,18 +17,23 @@ from scipy import stats
 from .config import MsmaError, uses_threads
 from .corpus import shipped_file
 from .models import LoadedModel
-from .results import Result
+from .results import Result, Skipped
 from .scales import SCALES
 from .stats import bootstrap_ci, holm, signflip_test
 from .extract import encode_texts, forward_stacks, make_batch
 from .intervene import (Edit, Erasure, edit_layers, generate, jsonl_table, leace_erasure, load_prompts, mean_difference, norm_texts,
-                                random_direction, site_hooks, steer)
+                                band_norms, next_token_logprobs, random_direction, scale_edit, site_hooks, site_states, steer,
+                                token_logprobs)
+from .align import fit_alignment
+from .effects import amplify_conditions, band_shift, probe_shift, run_effects
+from .transfer import transfer_study
 
 # %% auto #0
-__all__ = ['CONTRASTS', 'PERTURBATIONS', 'BiasError', 'load_bias_templates', 'sequence_logprob', 'bias_gaps', 'group_gaps',
-           'gap_summary', 'contrast_texts', 'bias_direction', 'text_perplexity', 'BiasControl', 'bias_control',
-           'crows_pairs', 'winogender_templates', 'perturb', 'next_token_logprobs', 'clean_reference', 'stability',
-           'principal_subspace', 'Robustness', 'robustness']
+__all__ = ['CONTRASTS', 'PERTURBATIONS', 'CONTROL_PARTS', 'BiasError', 'load_bias_templates', 'sequence_logprob', 'bias_gaps',
+           'group_gaps', 'gap_summary', 'contrast_texts', 'bias_direction', 'text_perplexity', 'BiasControl',
+           'bias_control', 'crows_pairs', 'winogender_templates', 'perturb', 'clean_reference', 'stability',
+           'clean_token_states', 'principal_subspace', 'map_corrections', 'Robustness', 'robustness', 'control_plan',
+           'EncoderEffects', 'control_stage']
 
 # %% ../nbs/12_control.ipynb #6fa33834
 class BiasError(MsmaError, ValueError):
@@ -44,32 +49,26 @@ def _scorable(lm:LoadedModel):
     if lm.family == "encoder":
         raise BiasError(f"{lm.name} is an encoder without a language-model head: it cannot score continuations; use a decoder or T5")
 
-@torch.no_grad()
 def sequence_logprob(lm:LoadedModel, prompts, continuations, edit=None, batch_size:int=32) -> np.ndarray:
     "log P(continuation | prompt) per pair (summed over the continuation's tokens), under `edit` if given"
     _scorable(lm)
-    t, out = lm.tokenizer, []
+    t = lm.tokenizer
     P, C = [t(p)["input_ids"] for p in prompts], [t(c, add_special_tokens=False)["input_ids"] for c in continuations]
     if any(not c for c in C): raise BiasError("an empty continuation cannot be scored")
-    with (steer(lm, edit) if edit is not None else contextlib.nullcontext()):
-        for i in range(0, len(P), batch_size):
-            p, c = P[i:i + batch_size], C[i:i + batch_size]
-            if lm.family == "encoder-decoder":
-                enc = t.pad({"input_ids": p}, return_tensors="pt")
-                dec = t.pad({"input_ids": [[lm.config.decoder_start_token_id] + x[:-1] for x in c]}, return_tensors="pt")
-                logits = lm.model(**enc, decoder_input_ids=dec["input_ids"], decoder_attention_mask=dec["attention_mask"]).logits
-                pos = [list(range(len(x))) for x in c]
-            else:
-                b = t.pad({"input_ids": [a + x for a, x in zip(p, c)]}, padding_side="right", return_tensors="pt")
-                logits = lm.model(**b).logits
-                pos = [list(range(len(a) - 1, len(a) + len(x) - 1)) for a, x in zip(p, c)]
-            lp = logits.float().log_softmax(-1)
-            out += [float(sum(lp[j, q, x] for q, x in zip(pos[j], c[j]))) for j in range(len(c))]
-    return np.array(out)
+    return np.array([x.sum() for x in token_logprobs(lm, P, C, edit, batch_size)])
 
 # %% ../nbs/12_control.ipynb #683c0943
+def _single_tokens(lm:LoadedModel, words) -> list|None:
+    "The token id of each continuation when every one of them is a single token, else None"
+    ids = [lm.tokenizer(w, add_special_tokens=False)["input_ids"] for w in words]
+    return [x[0] for x in ids] if all(len(x) == 1 for x in ids) else None
+
 def bias_gaps(lm:LoadedModel, templates:pd.DataFrame, edit=None) -> pd.DataFrame:
     "The templates with their gap log P(a) − log P(b) under `edit`"
+    a, b = (_single_tokens(lm, templates[k]) if lm.family == "decoder" else None for k in ("a", "b"))
+    if a is not None and b is not None:                          # " he" / " she": one next-token distribution gives both
+        lp = next_token_logprobs(lm, templates.prompt.tolist(), edit)
+        return templates.assign(gap=(lp[torch.arange(len(a)), a] - lp[torch.arange(len(b)), b]).double().numpy())
     a = sequence_logprob(lm, templates.prompt.tolist(), templates.a.tolist(), edit)
     b = sequence_logprob(lm, templates.prompt.tolist(), templates.b.tolist(), edit)
     return templates.assign(gap=a - b)
@@ -116,21 +115,13 @@ def bias_direction(lm:LoadedModel, axis:str, layers=None, method:str="mean diffe
     raise BiasError(f"unknown method {method!r}; use 'mean difference' or 'leace'")
 
 # %% ../nbs/12_control.ipynb #49b34dab
-@torch.no_grad()
 def text_perplexity(lm:LoadedModel, texts, edit=None) -> float:
     "exp(mean token NLL) of `texts` under `edit` (teacher forcing; each text's first token is context only)"
     _scorable(lm)
-    nll, n = 0.0, 0
-    with (steer(lm, edit) if edit is not None else contextlib.nullcontext()):
-        for x in texts:
-            ids = torch.tensor([lm.tokenizer(x)["input_ids"]])
-            if lm.family == "encoder-decoder":
-                dec = torch.cat([torch.tensor([[lm.config.decoder_start_token_id]]), ids[:, :-1]], 1)
-                lp = lm.model(input_ids=ids, decoder_input_ids=dec).logits[0].log_softmax(-1); tgt = ids[0]
-            else:
-                lp = lm.model(input_ids=ids).logits[0, :-1].log_softmax(-1); tgt = ids[0, 1:]
-            nll -= lp.gather(-1, tgt[:, None]).sum().item(); n += len(tgt)
-    return float(np.exp(nll / max(n, 1)))
+    ids = [lm.tokenizer(x)["input_ids"] for x in texts]
+    pre, tgt = ([x for x in ids], ids) if lm.family == "encoder-decoder" else ([x[:1] for x in ids], [x[1:] for x in ids])
+    lp = np.concatenate(token_logprobs(lm, pre, tgt, edit) or [np.zeros(0)])
+    return float(np.exp(-lp.mean())) if len(lp) else np.nan
 
 # %% ../nbs/12_control.ipynb #f12be9c7
 @dataclass
@@ -163,13 +154,13 @@ class BiasControl(Result):
         return fig
 
 # %% ../nbs/12_control.ipynb #5d86e3ae
-def _removals(lm:LoadedModel, axis:str, scales) -> list:
+def _removals(lm:LoadedModel, axis:str, scales, bands:dict|None=None) -> list:
     out = [("none", None, "none", None)]
     md, er = bias_direction(lm, axis), bias_direction(lm, axis, method="leace")
     for i, sc in enumerate(scales):
-        out += [(f"project {sc}", sc, "projection", Edit(sc, op="project", direction=md, strength=1.0)),
-                (f"leace {sc}", sc, "LEACE", Edit(sc, op="erase", direction=er, strength=1.0)),
-                (f"random {sc}", sc, "random projection", Edit(sc, op="project", direction=random_direction(lm, seed=100 + i), strength=1.0))]
+        out += [(f"project {sc}", sc, "projection", scale_edit(sc, bands, op="project", direction=md, strength=1.0)),
+                (f"leace {sc}", sc, "LEACE", scale_edit(sc, bands, op="erase", direction=er, strength=1.0)),
+                (f"random {sc}", sc, "random projection", scale_edit(sc, bands, op="project", direction=random_direction(lm, seed=100 + i), strength=1.0))]
     return out
 
 def _paired_change(g1:pd.Series, g0:pd.Series, seed:int) -> dict:
@@ -179,7 +170,8 @@ def _paired_change(g1:pd.Series, g0:pd.Series, seed:int) -> dict:
     return dict(change=float(d.mean()), change_low=lo, change_high=hi, p=signflip_test(d, seed=seed))
 
 @uses_threads
-def bias_control(lm:LoadedModel, templates:pd.DataFrame|None=None, scales=SCALES, neutral=None, seed:int=0) -> BiasControl:
+def bias_control(lm:LoadedModel, templates:pd.DataFrame|None=None, scales=SCALES, neutral=None, seed:int=0,
+                 bands:dict|None=None) -> BiasControl:          # hidden states of each scale; default the paper's
     "Bias gap per axis before and after removing each axis' direction at each scale (projection, LEACE, random control)"
     _scorable(lm)
     templates = load_bias_templates() if templates is None else templates
@@ -187,7 +179,7 @@ def bias_control(lm:LoadedModel, templates:pd.DataFrame|None=None, scales=SCALES
     ppl0, summ, tests = text_perplexity(lm, neutral), [], []
     for axis in templates.axis.unique():
         tm, base = templates[templates.axis == axis], None
-        for name, sc, method, e in _removals(lm, axis, scales):
+        for name, sc, method, e in _removals(lm, axis, scales, bands):
             gaps = bias_gaps(lm, tm, e)
             ppl = ppl0 if e is None else text_perplexity(lm, neutral, e)
             summ.append(dict(condition=name, scale=sc, method=method, **gap_summary(gaps, seed).reset_index().iloc[0].to_dict(),
@@ -250,22 +242,6 @@ def perturb(text:str, kind:str, seed:int=0) -> str:
     raise BiasError(f"unknown perturbation {kind!r}; use one of {', '.join(PERTURBATIONS)}")
 
 # %% ../nbs/12_control.ipynb #1d54f820
-@torch.no_grad()
-def next_token_logprobs(lm:LoadedModel, prompts, edit=None, batch_size:int=32) -> torch.Tensor:
-    "(prompts, vocabulary) log-probabilities of the next token after each prompt, under `edit`"
-    _scorable(lm)
-    t, out = lm.tokenizer, []
-    with (steer(lm, edit) if edit is not None else contextlib.nullcontext()):
-        for i in range(0, len(prompts), batch_size):
-            enc = t(list(prompts[i:i + batch_size]), padding=True, padding_side="right", return_tensors="pt")
-            if lm.family == "encoder-decoder":
-                dec = torch.full((len(enc["input_ids"]), 1), lm.config.decoder_start_token_id)
-                out.append(lm.model(**enc, decoder_input_ids=dec).logits[:, 0].float().log_softmax(-1))
-            else:
-                last = enc["attention_mask"].sum(1) - 1
-                out.append(lm.model(**enc).logits[torch.arange(len(last)), last].float().log_softmax(-1))
-    return torch.cat(out)
-
 def clean_reference(lm:LoadedModel, clean, max_new_tokens:int=12) -> tuple:
     "The unedited model's next-token log-probabilities and greedy continuations of the clean prompts (computed once per study)"
     return next_token_logprobs(lm, clean), generate(lm, list(clean), max_new_tokens=max_new_tokens) if max_new_tokens else None
@@ -281,7 +257,7 @@ def stability(lm:LoadedModel, clean, perturbed, edit=None, max_new_tokens:int=12
     "Per prompt: KL(clean ‖ perturbed) of the next token, top-1 agreement, greedy-continuation overlap; `edit` acts on the perturbed run"
     lc, gc = reference or clean_reference(lm, clean, max_new_tokens)
     lp = next_token_logprobs(lm, perturbed, edit)
-    kl = (lc.exp() * (lc - lp)).sum(-1).clamp(min=0).numpy()
+    kl = (lc.exp() * (lc - lp)).sum(-1).clamp(min=0).numpy()       # as next_token_kl, with the perturbed prompt on the edited side
     df = pd.DataFrame(dict(kl=kl, top1_agree=(lc.argmax(-1) == lp.argmax(-1)).numpy().astype(float)))
     if max_new_tokens:
         gp = generate(lm, list(perturbed), edit, max_new_tokens=max_new_tokens)
@@ -289,18 +265,24 @@ def stability(lm:LoadedModel, clean, perturbed, edit=None, max_new_tokens:int=12
     return df
 
 # %% ../nbs/12_control.ipynb #95fad260
-def principal_subspace(lm:LoadedModel, layers, texts=None, variance:float=0.9, stack:str|None=None, seed:int|None=None) -> Erasure:
-    "Per hidden state: the projection onto the top principal components (holding `variance`) of clean token states, around their mean; `seed`: a random subspace of the same size instead"
+@torch.no_grad()
+def clean_token_states(lm:LoadedModel, layers, texts=None, stack:str|None=None) -> dict:
+    "{hidden state: (tokens, d) float32} of every real token of `texts` (default: two shipped documents per topic)"
     texts = norm_texts(2) if texts is None else list(texts)
-    layers, grab = list(layers), {l: [] for l in layers}
+    grab = {l: [] for l in layers}
     segs = encode_texts(lm, texts, long_texts="split")
-    with torch.no_grad():
-        for i in range(0, len(segs), 8):
-            b = make_batch(lm, segs[i:i + 8]); m = b["attention_mask"].bool()
-            with site_hooks(lm, lambda l, h: grab[l].append(h.float()[m].cpu()), layers, stack): forward_stacks(lm, b)
+    for i in range(0, len(segs), 8):
+        b = make_batch(lm, segs[i:i + 8]); m = b["attention_mask"].bool()
+        with site_hooks(lm, lambda l, h: grab[l].append(h.float()[m].cpu()), list(layers), stack): forward_stacks(lm, b)
+    return {l: torch.cat(v) for l, v in grab.items()}
+
+def principal_subspace(lm:LoadedModel, layers, texts=None, variance:float=0.9, stack:str|None=None, seed:int|None=None,
+                       states:dict|None=None) -> Erasure:   # `clean_token_states`, if already read
+    "Per hidden state: the projection onto the top principal components (holding `variance`) of clean token states, around their mean; `seed`: a random subspace of the same size instead"
+    states = states if states is not None else clean_token_states(lm, layers, texts, stack)
     maps = {}
     for l in layers:
-        X = torch.cat(grab[l]).double(); mu = X.mean(0)
+        X = states[l].double(); mu = X.mean(0)
         _, s, vt = torch.linalg.svd(X - mu, full_matrices=False)
         k = int((torch.cumsum(s ** 2, 0) / (s ** 2).sum() < variance).sum()) + 1
         V = vt[:k].T if seed is None else torch.linalg.qr(torch.randn(X.shape[1], k, generator=torch.Generator().manual_seed(seed + l), dtype=torch.float64))[0]
@@ -312,24 +294,50 @@ class _Projector:
     def __init__(self, mu, V): self.mu, self.V, self.k = mu, V, V.shape[1]
     def __call__(self, x): mu, V = self.mu.to(x), self.V.to(x); return mu + ((x - mu) @ V) @ V.T
 
+# %% ../nbs/12_control.ipynb #9b17b2b2
+_MAP_INTO = {"intermediate": ("GI", "global"), "local": ("IL", "intermediate")}   # the learned maps that predict a scale
+
+def map_corrections(lm:LoadedModel, prompts, al, scale:str, edits=(), stack:str|None=None) -> list:
+    "Per prompt: an edit moving `scale`'s band mean to what the learned map (MSMA by default, `al.maps`) predicts from the band above it"
+    if scale not in _MAP_INTO: raise BiasError(f"no learned map predicts the {scale} band (f_GI predicts intermediate, f_IL local)")
+    d, src = _MAP_INTO[scale]
+    bands = al.config["partition"]["bands"]
+    with (steer(lm, list(edits)) if edits else contextlib.nullcontext()):
+        h = site_states(lm, list(prompts), stack=stack)
+    x = {s: np.mean([h[l] for l in bands[s]], 0) for s in (src, scale)}
+    m = al.maps[d, "msma"] if (d, "msma") in al.maps else next(v for (dd, _), v in al.maps.items() if dd == d)
+    st_s, st_t = al.standardizers[src], al.standardizers[scale]
+    delta = m.predict(st_s(x[src])) * st_t.scale + st_t.mean - x[scale]     # back in the model's coordinates
+    first, rho = bands[scale][0], band_norms(lm, stack)[bands[scale][0]]
+    return [Edit(layers=[first], op="add", direction=v, strength=float(np.linalg.norm(v) / rho), stack=stack) for v in delta]
+
 # %% ../nbs/12_control.ipynb #800a8d46
 @dataclass
 class Robustness(Result):
     "Stability under each perturbation, with and without a correction at each scale, and the gains with intervals"
     per_prompt:pd.DataFrame   # perturbation, scale, correction, prompt, kl, top1_agree, overlap
-    gains:pd.DataFrame        # perturbation, scale, against (none | random subspace), KL drop, interval, p, p_holm
+    gains:pd.DataFrame        # perturbation, scale, correction, against (no correction | its random control), KL drop, interval, p, p_holm
     config:dict
 
     def table(self) -> pd.DataFrame: return self.gains
 
     def _repr_markdown_(self):
-        g = self.gains[self.gains.against == "no correction"]
-        helped = g[(g.p_holm < 0.05) & (g.kl_drop > 0)]
-        hurt = g[(g.p_holm < 0.05) & (g.kl_drop < 0)]
         say = lambda d: ", ".join(r.perturbation if r.perturbation.startswith("noise") else f"{r.perturbation} at {r.scale}"
                                   for r in d.itertuples()) or "none"
-        return (f"**Robustness** of {self.config['model']} ({self.config['prompts']} prompts): the principal-subspace correction "
-                f"reduced the next-token KL reliably (Holm p < 0.05) for: {say(helped)}; it made it worse for: {say(hurt)}.")
+        lines = []
+        for c, g in self.gains[self.gains.against == "no correction"].groupby("correction", sort=False):
+            lines.append(f"- {c}: reduced the next-token KL reliably (Holm p < 0.05) for {say(g[(g.p_holm < 0.05) & (g.kl_drop > 0)])}; "
+                         f"made it worse for {say(g[(g.p_holm < 0.05) & (g.kl_drop < 0)])}")
+        return f"**Robustness** of {self.config['model']} ({self.config['prompts']} prompts):\n\n" + "\n".join(lines)
+
+    def figure(self) -> go.Figure:
+        "The drop in next-token KL that each correction buys against no correction, per perturbation and scale (95% intervals)"
+        g, fig = self.gains[self.gains.against == "no correction"], go.Figure()
+        for c, d in g.groupby("correction", sort=False):
+            fig.add_bar(x=[f"{p} · {s}" if not p.startswith("noise") else p for p, s in zip(d.perturbation, d.scale)], y=d.kl_drop, name=c,
+                        error_y=dict(type="data", array=d.ci_high - d.kl_drop, arrayminus=d.kl_drop - d.ci_low))
+        return fig.update_layout(barmode="group", title=f"Robustness of {self.config['model']}: KL drop bought by each correction (> 0 helps)",
+                                 yaxis_title="KL(clean ‖ perturbed) without − with correction (nats)", template="plotly_white", height=440)
 
 def _gain(worse:pd.Series, better:pd.Series, seed:int) -> dict:
     d = (worse - better).to_numpy()
@@ -337,23 +345,110 @@ def _gain(worse:pd.Series, better:pd.Series, seed:int) -> dict:
     lo, hi = bootstrap_ci(d, seed=seed, n_resamples=2000)
     return dict(kl_drop=float(d.mean()), ci_low=lo, ci_high=hi, p=signflip_test(d, seed=seed))
 
+def _each(lm:LoadedModel, pert:list, edits:list, ref:tuple, max_new_tokens:int) -> pd.DataFrame:
+    "`stability` of each perturbed prompt under its own edits (one prompt at a time)"
+    lc, gc = ref
+    rows = []
+    for i, (x, e) in enumerate(zip(pert, edits)):
+        lp = next_token_logprobs(lm, [x], e)[0]
+        row = dict(kl=float((lc[i].exp() * (lc[i] - lp)).sum().clamp(min=0)), top1_agree=float(lc[i].argmax() == lp.argmax()))
+        if max_new_tokens: row["overlap"] = _f1(gc.token_ids(f"p{i}"), generate(lm, [x], e, max_new_tokens=max_new_tokens).token_ids("p0"))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+def _random_shifts(lm:LoadedModel, fixes:list, seed:int) -> list:
+    "The control of each per-prompt map correction: the same size, at the same state, in a random direction"
+    g = np.random.default_rng(seed)
+    return [replace(e, direction=g.standard_normal(lm.d_model)) for e in fixes]
+
 @uses_threads
-def robustness(lm:LoadedModel, prompts=None, scales=SCALES, noise:float=0.5, variance:float=0.9,
-               max_new_tokens:int=12, seed:int=0) -> Robustness:
-    "Stability under input perturbations and activation noise, uncorrected and corrected at each scale (principal vs random subspace)"
+def robustness(lm:LoadedModel, prompts=None, scales=SCALES, noise:float=0.5, variance:float=0.9, max_new_tokens:int=12, seed:int=0,
+               alignment=None,                  # fitted GI/IL maps (06_align): adds the learned-map correction where a map predicts the scale
+               corrections=("principal", "map"), bands:dict|None=None) -> Robustness:
+    "Stability under input perturbations and activation noise, uncorrected and corrected at each scale, each correction against its random control"
     clean = load_prompts().groupby("genre", sort=False).head(2).text.tolist() if prompts is None else list(prompts)
     rows, gains, ref = [], [], clean_reference(lm, clean, max_new_tokens)
+    layers = {sc: edit_layers(lm, scale_edit(sc, bands, op="scale")) for sc in scales}
+    states = clean_token_states(lm, sorted({l for v in layers.values() for l in v})) if "principal" in corrections else None   # one pass
     for sc in scales:
-        layers = edit_layers(lm, Edit(sc, op="scale"))
-        fix = {"principal subspace": Edit(sc, op="erase", direction=principal_subspace(lm, layers, variance=variance), strength=1.0),
-               "random subspace": Edit(sc, op="erase", direction=principal_subspace(lm, layers, variance=variance, seed=seed), strength=1.0)}
+        sub = {}
+        if "principal" in corrections:
+            sub = {name: scale_edit(sc, bands, op="erase", strength=1.0,
+                                    direction=principal_subspace(lm, layers[sc], variance=variance, seed=s, states=states))
+                   for name, s in (("principal subspace", None), ("random subspace", seed))}
+        by_map = "map" in corrections and alignment is not None and sc in _MAP_INTO
         cases = [(k, [perturb(x, k, seed) for x in clean], []) for k in PERTURBATIONS]
-        cases.append((f"noise at {sc}", clean, [Edit(sc, op="noise", strength=noise, seed=seed)]))
+        cases.append((f"noise at {sc}", clean, [scale_edit(sc, bands, op="noise", strength=noise, seed=seed)]))
         for kind, pert, extra in cases:
             runs = {"no correction": stability(lm, clean, pert, extra or None, max_new_tokens, ref)}
-            for name, e in fix.items(): runs[name] = stability(lm, clean, pert, extra + [e], max_new_tokens, ref)
+            for name, e in sub.items(): runs[name] = stability(lm, clean, pert, extra + [e], max_new_tokens, ref)
+            if by_map:
+                fixes = map_corrections(lm, pert, alignment, sc, extra)
+                runs["learned map"] = _each(lm, pert, [extra + [f] for f in fixes], ref, max_new_tokens)
+                runs["random shift"] = _each(lm, pert, [extra + [f] for f in _random_shifts(lm, fixes, seed)], ref, max_new_tokens)
             for name, r in runs.items(): rows += [dict(perturbation=kind, scale=sc, correction=name, prompt=i, **v) for i, v in enumerate(r.to_dict("records"))]
-            for against in ("no correction", "random subspace"):
-                gains.append(dict(perturbation=kind, scale=sc, against=against, **_gain(runs[against].kl, runs["principal subspace"].kl, seed)))
+            for fix, ctl in (("principal subspace", "random subspace"), ("learned map", "random shift")):
+                if fix not in runs: continue
+                for against in ("no correction", ctl):
+                    gains.append(dict(perturbation=kind, scale=sc, correction=fix, against=against, **_gain(runs[against].kl, runs[fix].kl, seed)))
     g = pd.DataFrame(gains)
-    return Robustness(pd.DataFrame(rows), g.assign(p_holm=holm(g.p.to_numpy())), dict(model=lm.name, prompts=len(clean), noise=noise, variance=variance))
+    return Robustness(pd.DataFrame(rows), g.assign(p_holm=holm(g.p.to_numpy())),
+                      dict(model=lm.name, prompts=len(clean), noise=noise, variance=variance, corrections=list(corrections),
+                           maps=None if alignment is None else alignment.config.get("maps")))
+
+# %% ../nbs/12_control.ipynb #8fd45f15
+CONTROL_PARTS = ("effects", "transfer", "bias", "robustness")
+
+def control_plan(full:bool=False) -> dict:
+    "What each control part runs on: everything the chapters run (`full`), or the reduced set of the main job"
+    return dict(prompts_per_genre=None if full else 1, strengths=(0.25, 0.5, 1.0) if full else (0.5,),
+                controls=("norm", "matched") if full else ("matched",), max_new_tokens=None if full else 32,
+                frames=None if full else 1, neutral=48 if full else 12, robustness_prompts=24 if full else 8,
+                robustness_tokens=12 if full else 0, transfer_docs=None if full else 16, probe_docs=8 if full else 4)
+
+@dataclass
+class EncoderEffects(Result):
+    "What amplifying each scale of an encoder does: how far every band's states move, and what probes still read"
+    shift:pd.DataFrame      # band_shift: edited, edit, mean relative change of each band
+    probes:Result           # ProbeShift
+    def table(self) -> pd.DataFrame: return self.probes.summary
+    def figure(self): return self.probes.figure()
+    def _repr_markdown_(self): return "**EncoderEffects**\n\n" + self.shift.round(3).to_markdown() + "\n\n" + self.probes._repr_markdown_()
+
+def _too_small(acts, seed:int) -> str|None:
+    from msma_lab.scales import split_units
+    sp = split_units(acts.units, seed=seed)
+    n, docs = min(len(v) for v in sp.values()), acts.units.doc_id.to_numpy()[sp["test"]]
+    if n < 8 or len(set(docs)) < 3:
+        return (f"too few units to fit maps: the smallest split has {n} units and the test split {len(set(docs))} documents; "
+                "run on more documents (e.g. without --docs-per-topic)")
+
+# %% ../nbs/12_control.ipynb #3680db48
+@uses_threads
+def control_stage(lm:LoadedModel, acts, corpus, smap, cfg, part:str, progress:bool=False) -> Result:
+    "Stage `control`, one part (effects | transfer | bias | robustness) on `lm` with `smap`'s bands, reduced unless `cfg.full_control`"
+    plan, seed, lam = control_plan(cfg.full_control), cfg.seeds[0], (cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv)
+    bands, prompts = smap.bands, load_prompts()
+    if part == "effects":
+        if lm.family == "encoder":
+            return EncoderEffects(band_shift(lm, norm_texts(), stack=smap.stack, bands=bands),
+                                  probe_shift(lm, docs_per_topic=plan["probe_docs"], stack=smap.stack, seed=seed, bands=bands))
+        if plan["prompts_per_genre"]: prompts = prompts.groupby("genre", sort=False).head(plan["prompts_per_genre"])
+        conds = amplify_conditions(plan["strengths"], controls=plan["controls"], lm=lm, bands=bands)
+        return run_effects(lm, prompts, conds, seeds=cfg.seeds, max_new_tokens=min(cfg.max_new_tokens, plan["max_new_tokens"] or cfg.max_new_tokens),
+                           temperature=cfg.temperature,
+                           top_p=cfg.top_p, progress=progress)
+    if part in ("transfer", "robustness") and (why := _too_small(acts, seed)): return Skipped(f"control ({part})", why)
+    if part == "transfer":
+        return transfer_study(lm, acts, corpus, smap, seed=seed, max_test_docs=plan["transfer_docs"], progress=progress, lambdas=lam)
+    if part not in CONTROL_PARTS: raise ValueError(f"unknown control part {part!r}; the parts are {', '.join(CONTROL_PARTS)}")
+    if lm.family == "encoder":
+        return Skipped(f"control ({part})", f"{lm.name} is an encoder: it has no next token to score (bias and robustness need a decoder or T5)")
+    if part == "bias":
+        t = load_bias_templates()
+        if plan["frames"]: t = t[t.frame < plan["frames"]]
+        return bias_control(lm, t, neutral=prompts.text.tolist()[:plan["neutral"]], seed=seed, bands=bands)
+    al = fit_alignment(acts, smap, maps=("msma",), directions=("GI", "IL"), seed=seed, lambdas=lam, progress=False)
+    clean = prompts.groupby("genre", sort=False).head(2).text.tolist()[:plan["robustness_prompts"]] if plan["robustness_prompts"] > 12 \
+            else prompts.groupby("genre", sort=False).head(1).text.tolist()[:plan["robustness_prompts"]]
+    return robustness(lm, clean, seed=seed, alignment=al, bands=bands, max_new_tokens=plan["robustness_tokens"])

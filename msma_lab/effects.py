@@ -6,8 +6,8 @@ Docs: https://msma-lab.github.io/msma_lab/effects.html.md"""
 
 # %% ../nbs/11_effects.ipynb #ab451605
 from __future__ import annotations
-import re
-from dataclasses import dataclass
+import re, time
+from dataclasses import dataclass, replace
 from functools import lru_cache
 import numpy as np
 import pandas as pd
@@ -15,19 +15,24 @@ import plotly.graph_objects as go
 import torch
 from scipy import stats
 from lexicalrichness import LexicalRichness
-from .config import MsmaError, uses_threads
+from joblib import delayed
+from tqdm.auto import tqdm
+from .config import MsmaError, load_settings, planned_workers, run_pieces, uses_threads
 from .models import LoadedModel, load_model
 from .results import Result
 from .scales import SCALES
 from .stats import bootstrap_ci, holm, signflip_test
 from fastcore.basics import patch
-from .intervene import Edit, Generation, edit_layers, generate, load_prompts, representation_shift
+from .corpus import load_corpus
+from .extract import unit_table
+from .intervene import (Edit, Generation, edit_layers, generate, load_prompts, next_token_kl, next_token_logprobs,
+                                representation_shift, scale_edit, site_states, steer, token_logprobs)
 
 # %% auto #0
 __all__ = ['METRICS', 'PAPER_CLAIMS', 'words', 'distinct_n', 'seq_rep', 'rep_l', 'lexical', 'english', 'structure', 'embed',
            'coherence', 'perplexity', 'text_metrics', 'cliffs_delta', 'paired_effect', 'bh', 'holm_nan', 'Condition',
-           'amplify_conditions', 'Effects', 'run_effects', 'paper_table', 'planted_effects', 'dose_response',
-           'band_shift']
+           'calibration_texts', 'matched_noise', 'amplify_conditions', 'Effects', 'run_effects', 'paper_table',
+           'planted_effects', 'dose_response', 'band_shift', 'ProbeShift', 'probe_shift']
 
 # %% ../nbs/11_effects.ipynb #6fa33834
 def words(text:str) -> list:
@@ -79,43 +84,40 @@ def structure(doc) -> dict:
 
 # %% ../nbs/11_effects.ipynb #683c0943
 @torch.no_grad()
-def embed(texts, lm:LoadedModel|None=None, batch_size:int=32) -> np.ndarray:
+def embed(texts, lm:LoadedModel|None=None, batch_size:int=64) -> np.ndarray:
     "Sentence embeddings (texts, d): masked mean of the encoder's last hidden state, unit norm (MiniLM by default)"
     lm, texts = lm or _minilm(), list(texts)
-    out = []
-    for i in range(0, len(texts), batch_size):
-        enc = lm.tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=256, return_tensors="pt")
-        h = lm.model(**enc).last_hidden_state
+    order, out = sorted(range(len(texts)), key=lambda i: len(texts[i])), np.zeros((len(texts), lm.d_model), np.float32)
+    for i in range(0, len(texts), batch_size):                      # batches of similar length: little padding
+        at = order[i:i + batch_size]
+        enc = lm.tokenizer([texts[j] for j in at], padding=True, truncation=True, max_length=256, return_tensors="pt")
+        h = lm.model.base_model(**enc).last_hidden_state
         m = enc["attention_mask"][..., None].float()
-        out.append(torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1).numpy())
-    return np.concatenate(out) if out else np.zeros((0, lm.d_model), np.float32)
+        out[at] = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1).numpy()
+    return out
 
 @lru_cache(maxsize=1)
 def _minilm(): return load_model("minilm-l6")
 
+def _coherence(s:np.ndarray, p:np.ndarray|None=None, c:np.ndarray|None=None) -> dict:
+    "From embeddings: sentences `s` (n, d), prompt `p` and whole continuation `c`"
+    adj = float(np.mean((s[1:] * s[:-1]).sum(1))) if len(s) > 1 else np.nan
+    return dict(coherence=adj, prompt_cosine=float(p @ c) if p is not None and len(s) else np.nan)
+
 def coherence(sentences:list, prompt:str|None=None, lm=None) -> dict:
     "Mean adjacent-sentence cosine, and prompt–continuation cosine"
     e = embed(sentences + ([prompt, " ".join(sentences)] if prompt is not None else []), lm)
-    s = e[:len(sentences)]
-    adj = float(np.mean((s[1:] * s[:-1]).sum(1))) if len(s) > 1 else np.nan
-    return dict(coherence=adj, prompt_cosine=float(e[-2] @ e[-1]) if prompt is not None and sentences else np.nan)
+    return _coherence(e[:len(sentences)], *((e[-2], e[-1]) if prompt is not None else ()))
 
 # %% ../nbs/11_effects.ipynb #b0778fbc
-@torch.no_grad()
 def perplexity(lm:LoadedModel, gen:Generation) -> pd.Series:
-    "Perplexity of each continuation in `gen` given its prompt, under `lm` unedited (teacher forcing, one text at a time)"
-    rows, keys = [], list(gen.texts[["prompt_id", "seed", "prompt"]].itertuples(index=False))
+    "Perplexity of each continuation in `gen` given its prompt, under `lm` unedited (teacher forcing on the sampled ids, batched)"
+    keys = list(gen.texts[["prompt_id", "seed", "prompt"]].itertuples(index=False))
     ids = gen.steps.sort_values("step").groupby(["prompt_id", "seed"]).token_id.agg(list).to_dict()   # once, not per row
-    for pid, seed, prompt in keys:
-        new, p = ids.get((pid, seed), []), lm.tokenizer(prompt)["input_ids"]
-        if not new: rows.append(np.nan); continue
-        if lm.family == "encoder-decoder":
-            dec = torch.tensor([[lm.config.decoder_start_token_id] + new[:-1]])
-            logits = lm.model(input_ids=torch.tensor([p]), decoder_input_ids=dec).logits[0]
-        else: logits = lm.model(input_ids=torch.tensor([p + new])).logits[0, len(p) - 1:-1]
-        lp = logits.float().log_softmax(-1).gather(-1, torch.tensor(new)[:, None])[:, 0]
-        rows.append(float(torch.exp(-lp.mean())))
-    return pd.Series(rows, index=pd.MultiIndex.from_tuples([(k[0], k[1]) for k in keys], names=["prompt_id", "seed"]), name="perplexity")
+    has = [k for k in keys if ids.get((k[0], k[1]))]
+    lps = dict(zip([(k[0], k[1]) for k in has], token_logprobs(lm, [lm.tokenizer(k[2])["input_ids"] for k in has], [ids[k[0], k[1]] for k in has])))
+    return pd.Series([float(np.exp(-lps[k[0], k[1]].mean())) if (k[0], k[1]) in lps else np.nan for k in keys],
+                     index=pd.MultiIndex.from_tuples([(k[0], k[1]) for k in keys], names=["prompt_id", "seed"]), name="perplexity")
 
 # %% ../nbs/11_effects.ipynb #49b34dab
 METRICS = dict(distinct_1="lexical diversity (distinct-1)", distinct_2="distinct-2", mtld="MTLD", mattr="MATTR (25)",
@@ -127,10 +129,12 @@ def text_metrics(gen:Generation, lm:LoadedModel|None=None, embedder:LoadedModel|
     "One row per continuation of `gen`: every metric in METRICS (perplexity only when `lm`, the unedited model, is given)"
     t = gen.texts
     docs = list(english().pipe(t.continuation.tolist(), batch_size=64))
-    rows = []
-    for (pid, seed, prompt, cont), doc in zip(t[["prompt_id", "seed", "prompt", "continuation"]].itertuples(index=False), docs):
-        sents = [s.text.strip() for s in doc.sents if s.text.strip()]
-        rows.append(dict(prompt_id=pid, seed=seed, **lexical(cont), **structure(doc), **coherence(sents, prompt, embedder)))
+    sents = [[s.text.strip() for s in doc.sents if s.text.strip()] for doc in docs]
+    e = embed([x for ss, p in zip(sents, t.prompt) for x in ss + [p, " ".join(ss)]], embedder)    # every text of the study at once
+    rows, at = [], 0
+    for (pid, seed, cont), doc, ss in zip(t[["prompt_id", "seed", "continuation"]].itertuples(index=False), docs, sents):
+        s, at = e[at:at + len(ss) + 2], at + len(ss) + 2
+        rows.append(dict(prompt_id=pid, seed=seed, **lexical(cont), **structure(doc), **_coherence(s[:-2], s[-2], s[-1])))
     df = pd.DataFrame(rows).set_index(["prompt_id", "seed"])
     df["perplexity"] = perplexity(lm, gen) if lm is not None else np.nan
     return df
@@ -178,39 +182,72 @@ class Condition:
     name:str
     role:str                  # none | edit | control
     scale:str|None = None
-    op:str|None = None
-    strength:float = 0.0
+    op:str|None = None        # the operation an edit applies (amplify), or that a control stands in for
+    strength:float = 0.0      # the edit's strength (a control: the strength of the edit it controls)
     edits:object = None
+    control_of:str|None = None     # a control: the condition it controls
+    kind:str|None = None           # a control: norm | matched
+    noise:float|None = None        # a control: its own noise strength
 
-def amplify_conditions(strengths=(0.25, 0.5, 1.0), control_strength:float=0.5, scales=SCALES) -> list:
-    "The unedited model; amplify each scale at each strength; a random-direction control of equal size per scale"
+def calibration_texts(per_topic:int=2) -> list:
+    "Texts the effect-matched control is calibrated on, never scored: the first sentence of `per_topic` documents per topic"
+    t = unit_table(load_corpus(), "sentence")
+    first = t.groupby("doc_id", sort=False).head(1)
+    return first.groupby("topic", sort=False).head(per_topic)["text"].tolist()
+
+def matched_noise(lm:LoadedModel, edit:Edit, texts=None, seed:int=17, rel_tol:float=0.05, steps:int=8) -> tuple:
+    "(noise strength, its KL, the edit's KL): noise at `edit`'s band moving the next-token distribution as far as `edit` (mean KL)"
+    texts = calibration_texts() if texts is None else list(texts)
+    ref = next_token_logprobs(lm, texts)
+    kl = lambda s: float(next_token_kl(lm, texts, replace(edit, op="noise", direction=None, strength=s, seed=seed), ref).mean())
+    target = float(next_token_kl(lm, texts, edit, ref).mean())
+    if target <= 0: return 0.0, 0.0, target
+    s, best = max(float(edit.strength), 0.1), None
+    for _ in range(steps):                        # KL grows about as s² for small pushes: step along that power law
+        k = kl(s)
+        if best is None or abs(k - target) < abs(best[1] - target): best = (s, k)
+        if abs(k - target) <= rel_tol * target or k <= 0: break
+        s *= float(np.clip(np.sqrt(target / k), 0.25, 4.0))
+    return best[0], best[1], target
+
+def amplify_conditions(strengths=(0.25, 0.5, 1.0), control_strength:float=0.5, scales=SCALES,
+                       controls=("norm",), lm:LoadedModel|None=None, calibration=None,
+                       bands:dict|None=None) -> list:             # hidden states of each scale (a ScaleMap's); default the paper's
+    "The unedited model; amplify each scale at each strength; random controls (norm- and/or effect-matched) of the edit at `control_strength`"
+    if "matched" in controls and lm is None: raise ValueError("an effect-matched control is calibrated on the model: pass lm=")
+    if bad := set(controls) - {"norm", "matched"}: raise ValueError(f"unknown control(s) {sorted(bad)}; use 'norm' and/or 'matched'")
     out = [Condition("none", "none")]
     for sc in scales:
-        out += [Condition(f"amplify {sc} {s:g}", "edit", sc, "amplify", s, Edit(sc, op="scale", strength=s)) for s in strengths]
-        out.append(Condition(f"noise {sc} {control_strength:g}", "control", sc, "amplify", control_strength,
-                             Edit(sc, op="noise", strength=control_strength, seed=17)))
+        for s in strengths:
+            name, edit = f"amplify {sc} {s:g}", scale_edit(sc, bands, op="scale", strength=s)
+            out.append(Condition(name, "edit", sc, "amplify", s, edit))
+            if not np.isclose(s, control_strength): continue
+            for kind in controls:
+                ns = s if kind == "norm" else matched_noise(lm, edit, calibration)[0]
+                out.append(Condition(f"random ({kind}) {sc} {s:g}", "control", sc, "amplify", s,
+                                     scale_edit(sc, bands, op="noise", strength=ns, seed=17), name, kind, ns))
     return out
 
 # %% ../nbs/11_effects.ipynb #7deb57db
 @dataclass
 class Effects(Result):
     "Metrics of every continuation under every condition, and how to compare them"
-    metrics:pd.DataFrame      # condition, role, scale, op, strength, prompt_id, seed, every metric
+    metrics:pd.DataFrame      # condition, role, scale, op, strength, control_of, kind, prompt_id, seed, every metric
     config:dict               # model, prompts, seeds, max_new_tokens, temperature, top_p, seconds
 
     def series(self, condition:str, metric:str) -> pd.Series:
         return self.metrics[self.metrics.condition == condition].set_index(["prompt_id", "seed"])[metric]
 
     def comparisons(self, metrics=None) -> pd.DataFrame:
-        "Every edit against the unedited model and against its scale's control, every metric; Holm and BH over the table"
+        "Every edit against the unedited model and against each of its controls, every metric; Holm and BH over the table"
         m, rows = self.metrics, []
-        ctl = m[m.role == "control"].drop_duplicates("condition").set_index(["scale", "op"]).condition.to_dict()
+        ctl = m[m.role == "control"].drop_duplicates("condition")
         for c in m[m.role == "edit"].drop_duplicates("condition").itertuples():
-            for against in ["none"] + ([ctl[c.scale, c.op]] if (c.scale, c.op) in ctl else []):
+            against = [("none", "unedited")] + [(x.condition, f"random ({x.kind})") for x in ctl[ctl.control_of == c.condition].itertuples()]
+            for cond, label in against:
                 for k in (metrics or METRICS):
-                    r = paired_effect(self.series(c.condition, k), self.series(against, k))
-                    rows.append(dict(condition=c.condition, scale=c.scale, op=c.op, strength=c.strength,
-                                     against="unedited" if against == "none" else "control", metric=k, **r))
+                    r = paired_effect(self.series(c.condition, k), self.series(cond, k))
+                    rows.append(dict(condition=c.condition, scale=c.scale, op=c.op, strength=c.strength, against=label, metric=k, **r))
         df = pd.DataFrame(rows)
         return df.assign(p_holm=holm_nan(df.p), q_bh=bh(df.p))
 
@@ -223,24 +260,44 @@ class Effects(Result):
                 f"({c['seconds']:.0f} s)")
 
 # %% ../nbs/11_effects.ipynb #79d33a7b
+@lru_cache(maxsize=2)
+def _worker_model(spec:str, fingerprint:str, device:str, dtype:str, eager:bool) -> LoadedModel|None:
+    "The model a worker process loads by name, once; None if it is not the parent's (its weights differ)"
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()                           # a worker's bars would interleave with the run's log
+    try: lm = load_model(spec, device=device, dtype=dtype, attentions=eager)
+    except Exception: return None                                # not loadable by its name (a model built in memory)
+    return lm if lm.fingerprint == fingerprint else None
+
+def _effects_piece(lm, c:Condition, prompts, seeds, gen_kw:dict) -> pd.DataFrame|None:
+    "One condition's continuations, scored (a piece of work a worker process can run; `lm` may be a (spec, …) key to load)"
+    lm = _worker_model(*lm) if isinstance(lm, tuple) else lm
+    if lm is None: return None
+    g = generate(lm, prompts, c.edits, sample=True, seeds=seeds, **gen_kw)
+    return text_metrics(g, lm).reset_index().assign(condition=c.name, role=c.role, scale=c.scale, op=c.op, strength=c.strength,
+                                                    control_of=c.control_of, kind=c.kind, n_tokens=g.texts.n_tokens.to_numpy())
+
 @uses_threads
 def run_effects(lm:LoadedModel, prompts=None,    # a frame/list of prompts; default the shipped set
-                conditions=None,                 # list of Condition; default amplify_conditions()
+                conditions=None,                 # list of Condition; default amplify_conditions(lm, controls=("norm", "matched"))
                 seeds=(0, 1, 2, 3, 4), max_new_tokens:int|None=None, temperature=None, top_p=None,
                 batch_size:int=16, progress:bool=True) -> Effects:
     "Generate every prompt × seed under every condition (sampled, paired random numbers) and score every continuation"
-    import time
     t0, prompts = time.time(), load_prompts() if prompts is None else prompts
-    conditions, frames = conditions or amplify_conditions(), []
+    conditions = conditions or amplify_conditions(lm=lm, controls=("norm", "matched"))
     if len(seeds) < 5: print(f"note: {len(seeds)} seeds; the effect studies are specified with at least 5")
-    for c in conditions:
-        g = generate(lm, prompts, c.edits, max_new_tokens=max_new_tokens, sample=True, seeds=seeds, temperature=temperature,
-                     top_p=top_p, batch_size=batch_size, progress=progress)
-        frames.append(text_metrics(g, lm).reset_index().assign(condition=c.name, role=c.role, scale=c.scale, op=c.op,
-                                                               strength=c.strength))
-    cfg = dict(model=lm.name, prompts=len(g.texts.prompt_id.unique()), seeds=list(seeds), **{k: g.config[k] for k in ("max_new_tokens", "temperature", "top_p")},
-               seconds=time.time() - t0)
-    return Effects(pd.concat(frames, ignore_index=True), cfg)
+    s = load_settings()                                           # resolved here: a worker process reads no overrides
+    kw = dict(max_new_tokens=max_new_tokens or s.max_new_tokens, temperature=temperature or s.temperature, top_p=top_p or s.top_p,
+              batch_size=batch_size)
+    n = min(planned_workers(), len(conditions)) if lm.device.type == "cpu" else 1   # conditions are independent: a worker each
+    key = (lm.name, lm.fingerprint, str(lm.device), str(lm.model.dtype).replace("torch.", ""), lm.config._attn_implementation == "eager")
+    frames = run_pieces((delayed(_effects_piece)(key if n > 1 else lm, c, prompts, seeds, kw) for c in conditions), n)
+    out = []
+    for c, f in tqdm(zip(conditions, frames), total=len(conditions), desc="conditions", disable=not progress):
+        out.append(f if f is not None else _effects_piece(lm, c, prompts, seeds, kw))   # a model a worker could not reload: here
+    cfg = dict(model=lm.name, prompts=out[0].prompt_id.nunique(), seeds=list(seeds), **{k: kw[k] for k in ("max_new_tokens", "temperature", "top_p")},
+               seconds=time.time() - t0, controls={c.name: c.noise for c in conditions if c.role == "control"})
+    return Effects(pd.concat(out, ignore_index=True), cfg)
 
 # %% ../nbs/11_effects.ipynb #1d54f820
 PAPER_CLAIMS = [  # scale, metric, the paper's % change (GPT-2), what the paper called it
@@ -249,42 +306,48 @@ PAPER_CLAIMS = [  # scale, metric, the paper's % change (GPT-2), what the paper 
     ("local", "mtld", 34.0, "lexical variation")]
 
 def paper_table(fx:Effects, strength:float=0.5, alpha:float=0.05, min_prompts:int=10) -> pd.DataFrame:
-    "The paper's claims: % change, δ and Holm p against the unedited model and the control, and a verdict each"
+    "The paper's claims: % change, δ and Holm p against the unedited model and every random control, and a verdict each"
     cmp = fx.comparisons([k for _, k, _, _ in PAPER_CLAIMS])
+    against = ["unedited"] + sorted(set(cmp.against) - {"unedited"})
     rows = []
     for sc, k, paper, what in PAPER_CLAIMS:
         sel = cmp[(cmp.scale == sc) & (cmp.metric == k) & np.isclose(cmp.strength, strength)].set_index("against")
         rows += [dict(scale=sc, operation="amplify", metric=what, paper_pct=paper, against=a,
                       **(sel.loc[a, ["prompts", "change_pct", "cliffs_delta", "p"]] if a in sel.index else
                          dict(prompts=0, change_pct=np.nan, cliffs_delta=np.nan, p=np.nan)))
-                 for a in ("unedited", "control")]
+                 for a in against]
     df = pd.DataFrame(rows)
     df["p_holm"] = holm_nan(df.p)
     v = {key: _verdict(g, alpha, min_prompts) for key, g in df.groupby(["scale", "metric"], sort=False)}
     return df.assign(verdict=[v[key] for key in zip(df.scale, df.metric)])
 
 def _verdict(g:pd.DataFrame, alpha:float, min_prompts:int) -> str:
+    if (g.against == "unedited").all(): return "not testable here (no random control)"
     if (g.prompts < min_prompts).any() or g.change_pct.isna().any(): return "not testable here"
     sign = np.sign(g.paper_pct.iloc[0])
-    ok = ((np.sign(g.change_pct) == sign) & (g.p_holm < alpha)).all()
-    if ok: return "reproduced"
-    went = g.set_index("against").change_pct["unedited"]
-    return f"not reproduced ({'opposite direction' if np.sign(went) == -sign and g.set_index('against').p_holm['unedited'] < alpha else 'no reliable change'})"
+    if ((np.sign(g.change_pct) == sign) & (g.p_holm < alpha)).all(): return "reproduced"
+    u = g.set_index("against").loc["unedited"]
+    return f"not reproduced ({'opposite direction' if np.sign(u.change_pct) == -sign and u.p_holm < alpha else 'no reliable change'})"
 
 # %% ../nbs/11_effects.ipynb #95fad260
-def planted_effects(effect:float=0.10, control_effect:float=0.0, n_prompts:int=30, seed:int=0) -> Effects:
-    "Synthetic metrics: global amplification at 0.5 multiplies distinct-1 by 1 + `effect` (its control by 1 + `control_effect`)"
+def planted_effects(effect:float=0.10, control_effect=0.0, n_prompts:int=30, seed:int=0, controls=("norm",)) -> Effects:
+    "Synthetic metrics: global amplification at 0.5 multiplies distinct-1 by 1 + `effect`, its controls by 1 + `control_effect` (a number, or {kind: number})"
     rng, rows = np.random.default_rng(seed), []
     level = {k: rng.uniform(0.5, 5, n_prompts) for k in METRICS}
-    for c in amplify_conditions((0.5,)):
+    ce = control_effect if isinstance(control_effect, dict) else dict.fromkeys(controls, control_effect)
+    conds = [Condition("none", "none")]
+    for sc in SCALES:
+        conds += [Condition(f"amplify {sc} 0.5", "edit", sc, "amplify", 0.5)]
+        conds += [Condition(f"random ({k}) {sc} 0.5", "control", sc, "amplify", 0.5, None, f"amplify {sc} 0.5", k) for k in controls]
+    for c in conds:
         for i in range(n_prompts):
             for s in range(5):
                 v = {k: level[k][i] * (1 + rng.normal(0, 0.05)) for k in METRICS}
-                if c.scale == "global": v["distinct_1"] *= 1 + (effect if c.role == "edit" else control_effect)
-                rows.append(dict(condition=c.name, role=c.role, scale=c.scale, op=c.op, strength=c.strength,
-                                 prompt_id=f"p{i}", seed=s, **v))
+                if c.scale == "global": v["distinct_1"] *= 1 + (effect if c.role == "edit" else ce.get(c.kind, 0.0))
+                rows.append(dict(condition=c.name, role=c.role, scale=c.scale, op=c.op, strength=c.strength, control_of=c.control_of,
+                                 kind=c.kind, prompt_id=f"p{i}", seed=s, **v))
     return Effects(pd.DataFrame(rows), dict(model="planted", prompts=n_prompts, seeds=list(range(5)), max_new_tokens=0,
-                                            temperature=0, top_p=0, seconds=0))
+                                            temperature=0, top_p=0, seconds=0, controls={}))
 
 # %% ../nbs/11_effects.ipynb #800a8d46
 def _mean_ci(v:np.ndarray) -> tuple:
@@ -293,9 +356,11 @@ def _mean_ci(v:np.ndarray) -> tuple:
     lo, hi = bootstrap_ci(v, n_resamples=2000, method="percentile")
     return v.mean(), lo, hi
 
+_MARKERS = {"norm": "circle-open", "matched": "diamond-open"}
+
 def dose_response(fx:Effects, metric:str="distinct_1") -> go.Figure:
-    "Mean `metric` (95% interval over prompts) against strength, one line per scale, controls as open markers"
-    m = fx.metrics.groupby(["condition", "role", "scale", "strength", "prompt_id"], dropna=False)[metric].mean().reset_index()
+    "Mean `metric` (95% interval over prompts) against strength, one line per scale, random controls as open markers"
+    m = fx.metrics.groupby(["condition", "role", "scale", "strength", "kind", "prompt_id"], dropna=False)[metric].mean().reset_index()
     base = _mean_ci(m[m.role == "none"][metric].to_numpy())
     fig, colours = go.Figure(), dict(zip(SCALES, ("#1f77b4", "#2ca02c", "#d62728")))
     for sc in [s for s in SCALES if s in set(m.scale.dropna())]:
@@ -306,11 +371,10 @@ def dose_response(fx:Effects, metric:str="distinct_1") -> go.Figure:
         fig.add_scatter(x=xs + xs[::-1], y=list(hi) + list(lo[::-1]), fill="toself", fillcolor=colours[sc], opacity=0.15,
                         line=dict(width=0), showlegend=False, hoverinfo="skip")
         fig.add_scatter(x=xs, y=y, mode="lines+markers", name=f"amplify {sc}", line=dict(color=colours[sc]))
-        c = m[(m.role == "control") & (m.scale == sc)]
-        for s in c.strength.unique():
-            y0, l0, h0 = _mean_ci(c[c.strength == s][metric].to_numpy())
+        for (s, kind), c in m[(m.role == "control") & (m.scale == sc)].groupby(["strength", "kind"]):
+            y0, l0, h0 = _mean_ci(c[metric].to_numpy())
             fig.add_scatter(x=[s], y=[y0], error_y=dict(type="data", array=[h0 - y0], arrayminus=[y0 - l0]), mode="markers",
-                            marker=dict(symbol="circle-open", size=10, color=colours[sc]), name=f"random-direction control, {sc}")
+                            marker=dict(symbol=_MARKERS.get(kind, "x-open"), size=10, color=colours[sc]), name=f"random ({kind}), {sc}")
     fig.update_layout(title=f"{METRICS.get(metric, metric)} against edit strength ({fx.config['model']})",
                       xaxis_title="strength (band states × (1 + s) by the band's end)", yaxis_title=METRICS.get(metric, metric),
                       template="plotly_white", height=420)
@@ -320,14 +384,84 @@ def dose_response(fx:Effects, metric:str="distinct_1") -> go.Figure:
 def figure(self:Effects, metric:str="distinct_1") -> go.Figure: return dose_response(self, metric)
 
 # %% ../nbs/11_effects.ipynb #8ca73774
-def band_shift(lm:LoadedModel, texts, strength:float=0.5, stack:str|None=None) -> pd.DataFrame:
+def band_shift(lm:LoadedModel, texts, strength:float=0.5, stack:str|None=None, bands:dict|None=None) -> pd.DataFrame:
     "Mean relative change of each band's states under amplification (and its noise control) of each scale"
     stack = stack or next(iter(lm.stacks))
     rows = []
     for sc in SCALES:
-        for name, e in (("amplify", Edit(sc, op="scale", strength=strength, stack=stack)),
-                        ("random control", Edit(sc, op="noise", strength=strength, seed=17, stack=stack))):
+        for name, e in (("amplify", scale_edit(sc, bands, op="scale", strength=strength, stack=stack)),
+                        ("random control", scale_edit(sc, bands, op="noise", strength=strength, seed=17, stack=stack))):
             sh = representation_shift(lm, texts, e, stack=stack)
-            rows.append(dict(edited=sc, edit=name, **{f"{b} band": sh.relative_change.loc[edit_layers(lm, Edit(b, op="scale", stack=stack))].mean()
+            rows.append(dict(edited=sc, edit=name, **{f"{b} band": sh.relative_change.loc[edit_layers(lm, scale_edit(b, bands, op="scale", stack=stack))].mean()
                                                         for b in SCALES}))
     return pd.DataFrame(rows).set_index(["edited", "edit"])
+
+# %% ../nbs/11_effects.ipynb #cd55275b
+@dataclass
+class ProbeShift(Result):
+    "Probe accuracy at every hidden state after an edit at each scale (and its random control), against the unedited states"
+    layers:pd.DataFrame     # edited, edit, label, hidden_state, reached, clean, edited_accuracy
+    summary:pd.DataFrame    # edited, edit, label, clean, edited_accuracy, change, ci_low, ci_high, p, p_holm, docs
+    config:dict
+
+    def table(self) -> pd.DataFrame: return self.summary
+
+    def _repr_markdown_(self):
+        s = self.summary
+        sig = s[s.p_holm < 0.05]
+        said = "; ".join(f"{r.edit} at {r.edited}: {r.label} {r.change:+.1%}" for r in sig.itertuples()) or "none"
+        return (f"**ProbeShift** of {self.config['model']} ({self.config['test_docs']} test documents): accuracy changes at the "
+                f"reached states with Holm p < 0.05 — {said}")
+
+    def figure(self) -> go.Figure:
+        fig, L = go.Figure(), self.layers
+        for (lab, ed, kind), g in L.groupby(["label", "edited", "edit"], sort=False):
+            fig.add_scatter(x=g.hidden_state, y=g.edited_accuracy - g.clean, mode="lines+markers", name=f"{lab}: {kind} at {ed}",
+                            line=dict(dash="solid" if kind == "amplify" else "dot"))
+        return fig.update_layout(title=f"Probe accuracy under an edit minus unedited ({self.config['model']})",
+                                 xaxis_title="hidden state", yaxis_title="accuracy change", template="plotly_white", height=420)
+
+def _probe(x:np.ndarray, y:np.ndarray):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(x, y)
+
+@uses_threads
+def probe_shift(lm:LoadedModel, labels=("form", "topic"), strength:float=0.5, docs_per_topic:int=8, stack:str|None=None,
+                seed:int=0, units:pd.DataFrame|None=None, # text, doc_id, topic and the labels; default the shipped corpus' sentences
+                edits=None,                               # {scale: [(name, Edit)]}; default amplify and its random control
+                bands:dict|None=None) -> ProbeShift:       # hidden states of each scale; default the paper's
+    "Accuracy of probes trained on unedited states, read under amplification of each scale and its random control"
+    from msma_lab.scales import split_units
+    stack = stack or next(iter(lm.stacks))
+    units = (unit_table(load_corpus().take(docs_per_topic), "sentence") if units is None else units).reset_index(drop=True)
+    edits = edits or {sc: [("amplify", scale_edit(sc, bands, op="scale", strength=strength, stack=stack)),
+                           ("random (norm)", scale_edit(sc, bands, op="noise", strength=strength, seed=17, stack=stack))] for sc in SCALES}
+    sp = split_units(units, seed=seed, frac=(0.5, 0.0, 0.5))
+    tr, te = sp["train"], sp["test"]
+    clean = site_states(lm, units.text.tolist(), stack=stack)
+    probes = {(lab, l): _probe(x[tr], units[lab].to_numpy()[tr]) for lab in labels for l, x in clean.items()}
+    ok0 = {(lab, l): p.predict(clean[l][te]) == units[lab].to_numpy()[te] for (lab, l), p in probes.items()}
+    docs, rows, summ = units.doc_id.to_numpy()[te], [], []
+    for sc, pairs in edits.items():
+        reach = [l for l in clean if l >= min(edit_layers(lm, scale_edit(sc, bands, op="scale", stack=stack)))]
+        for kind, e in pairs:
+            with steer(lm, e): edited = site_states(lm, units.text.to_numpy()[te].tolist(), stack=stack)
+            for lab in labels:
+                ok1 = {l: probes[lab, l].predict(edited[l]) == units[lab].to_numpy()[te] for l in clean}
+                rows += [dict(edited=sc, edit=kind, label=lab, hidden_state=l, reached=l in reach, clean=ok0[lab, l].mean(),
+                              edited_accuracy=ok1[l].mean()) for l in clean]
+                d = pd.Series(np.mean([ok1[l].astype(float) - ok0[lab, l] for l in reach], 0)).groupby(docs).mean().to_numpy()
+                summ.append(dict(edited=sc, edit=kind, label=lab, clean=np.mean([ok0[lab, l].mean() for l in reach]),
+                                 edited_accuracy=np.mean([ok1[l].mean() for l in reach]), docs=len(d), **_doc_change(d, seed)))
+    s = pd.DataFrame(summ)
+    return ProbeShift(pd.DataFrame(rows), s.assign(p_holm=holm_nan(s.p)),
+                      dict(model=lm.name, stack=stack, strength=strength, labels=list(labels), test_docs=int(len(set(docs)))))
+
+def _doc_change(d:np.ndarray, seed:int) -> dict:
+    "Mean of per-document changes `d`, its bootstrap interval and sign-flip p"
+    if len(d) < 3 or np.ptp(d) == 0: return dict(change=float(d.mean()), ci_low=float(d.mean()), ci_high=float(d.mean()),
+                                                 p=1.0 if not d.any() else np.nan)
+    lo, hi = bootstrap_ci(d, seed=seed, n_resamples=2000)
+    return dict(change=float(d.mean()), ci_low=lo, ci_high=hi, p=signflip_test(d, seed=seed))

@@ -6,7 +6,7 @@ Docs: https://msma-lab.github.io/msma_lab/intervene.html.md"""
 
 # %% ../nbs/10_intervene.ipynb #ab451605
 from __future__ import annotations
-import contextlib, json, zlib
+import contextlib, inspect, json, math, zlib
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 from sklearn.linear_model import LogisticRegression
 from concept_erasure import LeaceEraser
-from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 from .config import MsmaError, cache_dir, load_settings, uses_threads
 from .corpus import load_corpus, shipped_file
 from .extract import as_corpus, encode_texts, forward_stacks, make_batch, unit_table
@@ -25,11 +25,12 @@ from .results import Result
 from .scales import SCALES, paper_bands
 
 # %% auto #0
-__all__ = ['OPS', 'POSITIONS', 'edit_sites', 'site_hooks', 'hook_count', 'EditError', 'Edit', 'edit_layers', 'norm_texts',
-           'residual_norms', 'band_norms', 'apply_op', 'Direction', 'site_states', 'mean_difference', 'pca_direction',
-           'probe_direction', 'random_direction', 'carried_direction', 'Erasure', 'leace_erasure', 'per_state_strength',
-           'resolve', 'steer', 'GumbelSampler', 'GenerationError', 'load_prompts', 'jsonl_table', 'Generation',
-           'generate', 'representation_shift']
+__all__ = ['OPS', 'POSITIONS', 'edit_sites', 'site_hooks', 'hook_count', 'EditError', 'Edit', 'edit_layers', 'scale_edit',
+           'norm_texts', 'residual_norms', 'band_norms', 'apply_op', 'Direction', 'site_states', 'mean_difference',
+           'pca_direction', 'probe_direction', 'random_direction', 'carried_direction', 'Erasure', 'leace_erasure',
+           'per_state_strength', 'resolve', 'steer', 'top_p_keep', 'GumbelSampler', 'GenerationError', 'load_prompts',
+           'jsonl_table', 'Generation', 'generate', 'token_logprobs', 'next_token_logprobs', 'next_token_kl',
+           'representation_shift']
 
 # %% ../nbs/10_intervene.ipynb #6fa33834
 def edit_sites(lm:LoadedModel, stack:str|None=None) -> list:
@@ -147,6 +148,10 @@ def edit_layers(lm:LoadedModel, edit:Edit, bands:dict|None=None) -> list:
         return list(edit.layers)
     return list((bands or paper_bands(lm.family, n))[edit.scale])
 
+def scale_edit(scale:str, bands:dict|None=None, **kw) -> Edit:
+    "An Edit of `scale`'s band: the paper partition's (`bands` None), or `bands[scale]` (e.g. a ScaleMap's) as hidden states"
+    return Edit(scale, **kw) if bands is None else Edit(layers=bands[scale], **kw)
+
 # %% ../nbs/10_intervene.ipynb #5d86e3ae
 def norm_texts(per_topic:int=4) -> list:
     "The texts ρ is measured on: the first `per_topic` documents of each topic of the shipped corpus"
@@ -173,15 +178,16 @@ def residual_norms(lm:LoadedModel, stack:str|None=None, texts=None, batch_size:i
 
 # %% ../nbs/10_intervene.ipynb #79d33a7b
 def band_norms(lm:LoadedModel, stack:str|None=None) -> np.ndarray:
-    "`residual_norms` of the shipped corpus, cached by the model's fingerprint"
+    "`residual_norms` of the shipped corpus, cached by the model's fingerprint on disk and on the loaded model"
     stack = stack or next(iter(lm.stacks))
+    memo = lm.__dict__.setdefault("_band_norms", {})             # the fingerprint itself costs a pass over every weight
+    if stack in memo: return memo[stack]
     p = cache_dir("norms")/f"{lm.fingerprint}-{stack}.json"
-    if p.exists():
-        try: return np.array(json.loads(p.read_text())["norms"])
-        except (ValueError, KeyError): pass                       # a damaged file is measured again
-    v = residual_norms(lm, stack)
-    p.write_text(json.dumps(dict(model=lm.name, stack=stack, texts=len(norm_texts()), norms=v.tolist())))
-    return v
+    try: memo[stack] = np.array(json.loads(p.read_text())["norms"])
+    except (OSError, ValueError, KeyError):                       # none yet, or a damaged file: measured (again)
+        memo[stack] = residual_norms(lm, stack)
+        p.write_text(json.dumps(dict(model=lm.name, stack=stack, texts=len(norm_texts()), norms=memo[stack].tolist())))
+    return memo[stack]
 
 # %% ../nbs/10_intervene.ipynb #1d54f820
 def _noise(seed:int, l:int, pos:torch.Tensor, d:int, cache:dict) -> torch.Tensor:
@@ -335,17 +341,12 @@ def _unit(edit:Edit, l:int) -> torch.Tensor|None:
     if isinstance(d, dict): return Direction(d, "vectors").at(l)
     return Direction({l: np.asarray(d)}, "vector").at(l)
 
-def _norms(lm:LoadedModel, stack:str) -> np.ndarray:
-    memo = lm.__dict__.setdefault("_band_norms", {})
-    if stack not in memo: memo[stack] = band_norms(lm, stack)
-    return memo[stack]
-
 def resolve(lm:LoadedModel, edits, bands:dict|None=None) -> dict:
     "{stack: {hidden state: [(edit, unit direction, ρ_l per state, strength per state)]}} for `edits`"
     plan = {}
     for e in ([edits] if isinstance(edits, Edit) else list(edits)):
         stack, layers = e.stack or next(iter(lm.stacks)), edit_layers(lm, e, bands)
-        norms = _norms(lm, stack) if e.op in ("add", "noise", "ablate-then-add") else np.ones(max(layers) + 1)
+        norms = band_norms(lm, stack) if e.op in ("add", "noise", "ablate-then-add") else np.ones(max(layers) + 1)
         k = len(layers) if e.op == "add" else np.sqrt(len(layers)) if e.op == "noise" else 1   # the band carries s·ρ
         s = per_state_strength(e.op, e.strength, len(layers))
         for l in layers: plan.setdefault(stack, {}).setdefault(l, []).append((e, _unit(e, l), float(norms[l] / k), s))
@@ -374,15 +375,31 @@ def steer(lm:LoadedModel, edits, prompt_width:int|None=None, bands:dict|None=Non
 # %% ../nbs/10_intervene.ipynb #3dff9c27
 def _key(seed:int, text:str, step:int) -> int: return zlib.crc32(f"{seed}\x00{step}\x00{text}".encode())
 
+def top_p_keep(s:torch.Tensor, # logits (batch, vocabulary)
+               top_p:float, k:int=256) -> torch.Tensor:
+    "Boolean mask of the tokens nucleus sampling keeps: the most likely ones until their mass reaches `top_p` (ties kept together)"
+    p = s.float().softmax(-1)
+    q = p.double().sum(-1) - (1 - top_p)        # as HF: a token is kept while the mass from it downwards is above 1 − top_p
+    thr, todo = torch.zeros(len(p), 1, device=p.device), torch.arange(len(p), device=p.device)
+    for kk in (k, 16 * k, None):                # the top k, then more, then a full sort: each only for the rows that need it
+        whole = kk is None or kk >= p.shape[-1]
+        v = (p[todo].sort(-1, descending=True) if whole else p[todo].topk(kk, dim=-1)).values.double()
+        c, qq = v.cumsum(-1), q[todo, None]
+        ok = torch.ones(len(todo), dtype=torch.bool, device=p.device) if whole else c[:, -1] >= qq[:, 0]
+        n = ((c - v) < qq).sum(-1, keepdim=True)
+        thr[todo[ok]] = v[ok].gather(-1, n[ok] - 1).float()
+        todo = todo[~ok]
+        if not len(todo): break
+    return p >= thr
+
 class GumbelSampler(LogitsProcessor):
     "Temperature, top-p, then Gumbel noise keyed by (seed, prompt, step): batch- and cache-invariant sampling by argmax"
     def __init__(self, prompts:list, seed:int, offset:int, temperature:float=1.0, top_p:float=1.0):
-        self.prompts, self.seed, self.offset = prompts, seed, offset
-        self.warp = [TemperatureLogitsWarper(temperature)] + ([TopPLogitsWarper(top_p)] if top_p < 1 else [])
+        self.prompts, self.seed, self.offset, self.t, self.top_p = prompts, seed, offset, temperature, top_p
 
     def __call__(self, input_ids, scores):
-        s, step = scores.float(), input_ids.shape[1] - self.offset
-        for w in self.warp: s = w(input_ids, s)
+        s, step = scores.float() / self.t, input_ids.shape[1] - self.offset
+        if self.top_p < 1: s = s.masked_fill(~top_p_keep(s, self.top_p), -math.inf)
         g = torch.stack([torch.rand(s.shape[1], generator=torch.Generator().manual_seed(_key(self.seed, p, step)),
                                     dtype=torch.float64) for p in self.prompts])
         return s + (-torch.log(-torch.log(g.clamp(1e-12, 1 - 1e-12)))).to(s.device, s.dtype)
@@ -454,25 +471,26 @@ def _gen_config(lm:LoadedModel, max_new:int, use_cache:bool=True, **kw):
 
 # %% ../nbs/10_intervene.ipynb #01ac11d4
 @torch.no_grad()
-def _generate_batch(lm:LoadedModel, df:pd.DataFrame, edits, seed:int, max_new:int, sample:bool, temperature:float,
+def _generate_batch(lm:LoadedModel, df:pd.DataFrame, ids:list, edits, seed:int, max_new:int, sample:bool, temperature:float,
                     top_p:float, use_cache:bool, bands, gen_kw:dict) -> tuple:
     t = lm.tokenizer
-    enc = t(df["text"].tolist(), padding=True, padding_side="left", return_tensors="pt")
-    ids, mask = enc["input_ids"].to(lm.device), enc["attention_mask"].to(lm.device)
-    W = ids.shape[1]
+    enc = t.pad({"input_ids": ids}, padding_side="left", return_tensors="pt")
+    inp, mask = enc["input_ids"].to(lm.device), enc["attention_mask"].to(lm.device)
+    W = inp.shape[1]
     procs = [GumbelSampler(df["text"].tolist(), seed, W if lm.family == "decoder" else 1, temperature, top_p)] if sample else []
     with (steer(lm, edits, prompt_width=W, bands=bands) if edits else contextlib.nullcontext()):
-        out = lm.model.generate(input_ids=ids, attention_mask=mask, generation_config=_gen_config(lm, max_new, use_cache, **gen_kw),
+        out = lm.model.generate(input_ids=inp, attention_mask=mask, generation_config=_gen_config(lm, max_new, use_cache, **gen_kw),
                                 logits_processor=LogitsProcessorList(procs))
-    new = out.sequences[:, W:] if lm.family == "decoder" else out.sequences[:, 1:]
-    lp = torch.stack(out.logits, 1).float().log_softmax(-1)
+    new = (out.sequences[:, W:] if lm.family == "decoder" else out.sequences[:, 1:])[:, :len(out.logits)]
+    lp = torch.stack([x.float().log_softmax(-1).gather(-1, new[:, j:j + 1].to(x.device))[:, 0].cpu()   # raw logits: the model's own log-probabilities
+                      for j, x in enumerate(out.logits)], 1)
     texts, steps = [], []
     for i, (pid, p) in enumerate(zip(df["id"], df["text"])):
-        toks = new[i, :lp.shape[1]].tolist()
+        toks = new[i].tolist()
         n = next((j for j, x in enumerate(toks) if x == t.eos_token_id), len(toks))
         texts.append(dict(prompt_id=pid, seed=seed, prompt=p, continuation=t.decode(toks[:n], skip_special_tokens=True),
                           n_tokens=n, stopped=n < len(toks)))
-        steps += [dict(prompt_id=pid, seed=seed, step=j, token_id=x, logprob=lp[i, j, x].item()) for j, x in enumerate(toks[:n])]
+        steps += [dict(prompt_id=pid, seed=seed, step=j, token_id=x, logprob=lp[i, j].item()) for j, x in enumerate(toks[:n])]
     return texts, steps
 
 # %% ../nbs/10_intervene.ipynb #c1c5eef8
@@ -489,17 +507,73 @@ def generate(lm:LoadedModel, prompts,            # a text, a list of texts, or a
     df = _prompt_frame(prompts)
     if fixed := {"do_sample", "num_beams", "top_k", "output_logits", "return_dict_in_generate"} & set(generation_kwargs):
         raise GenerationError(f"{', '.join(sorted(fixed))}: set by generate itself (sample=, temperature=, top_p=); leave them out")
-    _check_generation(lm, lm.tokenizer(df["text"].tolist())["input_ids"], max_new, df)
+    ids = lm.tokenizer(df["text"].tolist())["input_ids"]          # tokenised once, padded per batch
+    _check_generation(lm, ids, max_new, df)
     if edit is not None: resolve(lm, edit, bands)                 # a bad edit fails before any generation
     texts, steps = [], []
     jobs = [(sd, i) for sd in (seeds if sample else (0,)) for i in range(0, len(df), batch_size)]
     for sd, i in (tqdm(jobs, desc="generate") if progress else jobs):
-        a, b = _generate_batch(lm, df.iloc[i:i + batch_size], edit, sd, max_new, sample, temperature, top_p, use_cache, bands,
-                               generation_kwargs)
+        a, b = _generate_batch(lm, df.iloc[i:i + batch_size], ids[i:i + batch_size], edit, sd, max_new, sample, temperature, top_p,
+                               use_cache, bands, generation_kwargs)
         texts += a; steps += b
     cfg = dict(model=lm.name, max_new_tokens=max_new, sample=sample, temperature=temperature, top_p=top_p, use_cache=use_cache)
     return Generation(pd.DataFrame(texts), pd.DataFrame(steps, columns=["prompt_id", "seed", "step", "token_id", "logprob"]),
                       "none" if edit is None else repr(edit), cfg)
+
+# %% ../nbs/10_intervene.ipynb #7637710a
+def _padded(lm:LoadedModel, rows:list) -> tuple:
+    b = lm.tokenizer.pad({"input_ids": rows}, padding_side="right", return_tensors="pt")
+    return b["input_ids"].to(lm.device), b["attention_mask"].to(lm.device)
+
+@torch.no_grad()
+def token_logprobs(lm:LoadedModel, prefixes:list, targets:list, # token ids: each target is scored after its prefix
+                   edit=None, batch_size:int=32) -> list:
+    "log P(token | prefix, the target's earlier tokens) of every target token (an array per target), under `edit`"
+    if lm.family == "encoder":
+        raise GenerationError(f"{lm.name} is an encoder without a language-model head: it cannot score text; use a decoder or T5")
+    if lm.family == "decoder" and any(not p for p in prefixes):
+        raise GenerationError("a decoder scores a token from the tokens before it: give every target a prefix of at least one token")
+    out = []
+    with (steer(lm, edit) if edit is not None else contextlib.nullcontext()):
+        for i in range(0, len(targets), batch_size):
+            p, c = [list(x) for x in prefixes[i:i + batch_size]], [list(x) for x in targets[i:i + batch_size]]
+            if lm.family == "encoder-decoder":
+                ids, mask = _padded(lm, p)
+                dec, dmask = _padded(lm, [[lm.config.decoder_start_token_id] + x[:-1] for x in c])
+                logits, start = lm.model(input_ids=ids, attention_mask=mask, decoder_input_ids=dec, decoder_attention_mask=dmask).logits, [0] * len(c)
+            else:
+                ids, mask = _padded(lm, [a + x for a, x in zip(p, c)])
+                logits, start = lm.model(input_ids=ids, attention_mask=mask).logits, [len(a) - 1 for a in p]
+            row = torch.tensor([j for j, x in enumerate(c) for _ in x], dtype=torch.long)
+            col = torch.tensor([s + q for s, x in zip(start, c) for q in range(len(x))], dtype=torch.long)
+            tok = torch.tensor([t for x in c for t in x], dtype=torch.long)
+            lp = logits.float().log_softmax(-1)[row.to(lm.device), col.to(lm.device), tok.to(lm.device)].cpu().double().numpy()
+            out += np.split(lp, np.cumsum([len(x) for x in c])[:-1])
+    return out
+
+@torch.no_grad()
+def next_token_logprobs(lm:LoadedModel, prompts, edit=None, batch_size:int=32) -> torch.Tensor:
+    "(prompts, vocabulary) log-probabilities of the next token after each prompt, under `edit`"
+    if lm.family == "encoder":
+        raise GenerationError(f"{lm.name} is an encoder without a language-model head: it has no next token; use a decoder or T5")
+    t, out = lm.tokenizer, []
+    last_only = dict(logits_to_keep=1) if "logits_to_keep" in inspect.signature(lm.model.forward).parameters else {}
+    with (steer(lm, edit) if edit is not None else contextlib.nullcontext()):
+        for i in range(0, len(prompts), batch_size):
+            if lm.family == "encoder-decoder":
+                enc = t(list(prompts[i:i + batch_size]), padding=True, padding_side="right", return_tensors="pt").to(lm.device)
+                dec = torch.full((len(enc["input_ids"]), 1), lm.config.decoder_start_token_id, device=lm.device)
+                out.append(lm.model(**enc, decoder_input_ids=dec).logits[:, 0].float().log_softmax(-1).cpu())
+            else:                                 # left-padded: every prompt ends in the last column, the only one the head needs
+                enc = t(list(prompts[i:i + batch_size]), padding=True, padding_side="left", return_tensors="pt").to(lm.device)
+                pos = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+                out.append(lm.model(**enc, position_ids=pos, **last_only).logits[:, -1].float().log_softmax(-1).cpu())
+    return torch.cat(out)
+
+def next_token_kl(lm:LoadedModel, prompts, edit, reference:torch.Tensor|None=None) -> np.ndarray:
+    "KL(unedited ‖ edited) of the next-token distribution after each prompt (`reference`: the unedited log-probabilities, if known)"
+    lc = next_token_logprobs(lm, prompts) if reference is None else reference
+    return (lc.exp() * (lc - next_token_logprobs(lm, prompts, edit))).sum(-1).clamp(min=0).numpy()
 
 # %% ../nbs/10_intervene.ipynb #f1f214d4
 @torch.no_grad()

@@ -6,7 +6,7 @@ Docs: https://msma-lab.github.io/msma_lab/models.html.md"""
 
 # %% ../nbs/02_models.ipynb #88c92eb3
 from __future__ import annotations
-import hashlib, importlib.metadata, importlib.util, os, shutil, tempfile
+import hashlib, importlib.metadata, json, importlib.util, os, shutil, tempfile
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -97,12 +97,16 @@ def context_length(self:LoadedModel) -> int:
     return v if 0 < v < 1_000_000 else 512
 
 # %% ../nbs/02_models.ipynb #9925fe47
+def _tokenizer_spec(bt) -> str:
+    "A fast tokenizer's definition without its padding and truncation state, which every padded call changes"
+    return json.dumps({k: v for k, v in json.loads(bt.to_str()).items() if k not in ("padding", "truncation")}, sort_keys=True)
+
 @patch(as_prop=True)
 def fingerprint(self:LoadedModel) -> str:
     "Hash of the config, the tokenizer, and every weight tensor's name, shape, sum and a strided sample"
     h = hashlib.sha256(self.config.to_json_string(use_diff=False).encode())
     bt = getattr(self.tokenizer, "backend_tokenizer", None)
-    h.update((bt.to_str() if bt is not None else repr(sorted(self.tokenizer.get_vocab().items()))).encode())
+    h.update((_tokenizer_spec(bt) if bt is not None else repr(sorted(self.tokenizer.get_vocab().items()))).encode())
     h.update(repr((self.tokenizer.pad_token, self.tokenizer.bos_token, self.tokenizer.eos_token)).encode())
     seen = set()
     with torch.no_grad():

@@ -27,6 +27,7 @@ from .crossfit import crossfit_stage
 from .attention import AttentionProfile, attention_stage
 from .probing import Probes, probes_stage
 from .information import information_stage
+from .control import CONTROL_PARTS, control_stage
 
 # %% auto #0
 __all__ = ['STAGE_VERSION', 'STAGES', 'MAIN_ONLY', 'anisotropy', 'layer_summary', 'summary_figure', 'LayerSummary',
@@ -149,7 +150,7 @@ def comparison_stage(models:list) -> Result:
                       pd.concat(att, ignore_index=True) if att else pd.DataFrame(columns=["model", "depth", "entropy", "sink"]), fams)
 
 # %% ../nbs/80_pipeline.ipynb #a5df31ee
-STAGE_VERSION = 4         # bump when a stage's computation changes: every cached stage result is then recomputed
+STAGE_VERSION = 5         # bump when a stage's computation changes: every cached stage result is then recomputed
 
 def stage_key(stage:str, **inputs) -> str:
     "A 16-hex key of `stage` and its `inputs` (JSON-able), msma_lab's version and `STAGE_VERSION`"
@@ -189,15 +190,20 @@ class StageCache:
         tmp.rename(f)
         return f
 
-    def last_seconds(self, model:str, stage:str) -> float|None:
-        "How long `stage` of `model` took the last time it was computed (any inputs), for an estimate"
+    def last_seconds(self, model:str, stage:str, part:str="") -> float|None:
+        "How long `stage` (`part`) of `model` took the last time it was computed (any other inputs), for an estimate"
         mans = sorted((self.root/model.replace("/", "--")).glob(f"{stage}-*/manifest.json"), key=lambda p: p.stat().st_mtime)
-        try: return float(json.loads(mans[-1].read_text())["seconds"]) if mans else None
-        except (OSError, ValueError, KeyError): return None
+        for m in reversed(mans):
+            try:
+                man = json.loads(m.read_text())
+                if man["inputs"].get("part", "") == part: return float(man["seconds"])
+            except (OSError, ValueError, KeyError, AttributeError): continue
+        return None
 
 # %% ../nbs/80_pipeline.ipynb #ffe85335
-STAGES = ("summary", "scales", "crossfit", "alignment", "calibration", "attention", "probes", "information", "views", "comparison")
-MAIN_ONLY = ("crossfit", "alignment", "calibration")      # run on the main model only
+STAGES = ("summary", "scales", "crossfit", "alignment", "calibration", "attention", "probes", "information", "views", "control",
+          "comparison")
+MAIN_ONLY = ("crossfit", "alignment", "calibration", "control")      # run on the main model only
 
 @dataclass
 class StageRecord:
@@ -266,12 +272,12 @@ class _Runner:
         res = None if self.fresh else self.cache.get(model, stage, key, self.log)
         t, status = time.time(), "cached"
         if res is None:
-            if (est := self.cache.last_seconds(model, stage)) and est > 20: self.log(f"{what} … (about {est:.0f} s, as last time)")
+            if (est := self.cache.last_seconds(model, stage, part)) and est > 20: self.log(f"{what} … (about {est:.0f} s, as last time)")
             try: res, status = fn(), "computed"
             except MsmaError as e: res, status = replace(Failed.of(stage, e), traceback=""), "failed"   # said in one line
             except Exception as e: res, status = Failed.of(stage, e), "failed"     # a bug: its traceback goes to the log
             if status == "computed":
-                try: self.cache.put(model, stage, key, res, time.time() - t, inputs)
+                try: self.cache.put(model, stage, key, res, time.time() - t, inputs | dict(part=part))
                 except Exception as e: self.log(f"  could not cache {what} ({type(e).__name__}: {e}); the report still has it")
         sec = time.time() - t
         status = "skipped" if isinstance(res, Skipped) else status
@@ -304,7 +310,7 @@ def _extraction(run, lm, corpus, cfg, overwrite, progress, log):
         return None, None
 
 # %% ../nbs/80_pipeline.ipynb #687c243e
-def _model_stages(run:_Runner, acts, tokens, cfg:Settings, main:bool, progress:bool):
+def _model_stages(run:_Runner, acts, tokens, cfg:Settings, main:bool, progress:bool, lm=None, corpus=None):
     "Every per-model stage of one model's activations"
     name, st_all = acts.manifest["model"]["name"], acts.stacks
     ex, smaps = dict(acts=acts.path.name), {}
@@ -333,6 +339,11 @@ def _model_stages(run:_Runner, acts, tokens, cfg:Settings, main:bool, progress:b
                          ex | tk | dict(partition=cfg.partition, seeds=cfg.seeds))
         run(name, "information", st, lambda: information_stage(acts, smap), ex | dict(partition=cfg.partition))
         if cfg.views != "none": run(name, "views", st, lambda: views_stage(acts, smap, cfg.views), ex | dict(partition=cfg.partition, views=cfg.views))
+    if main and lm is not None and (st := next(iter(ok), None)) is not None:       # the control studies: the main stack's bands
+        kw = dict(partition=cfg.partition, full=cfg.full_control, seeds=cfg.seeds, lambdas=(cfg.lambda_geo, cfg.lambda_info, cfg.lambda_curv),
+                  generation=(cfg.max_new_tokens, cfg.temperature, cfg.top_p), stack=st)
+        for part in CONTROL_PARTS:
+            run(name, "control", part, lambda: control_stage(lm, acts, corpus, ok[st], cfg, part, progress), ex | kw)
     return acts.manifest["model"]["family"], probes, run.results.get((name, "attention", ""))
 
 # %% ../nbs/80_pipeline.ipynb #e30c7762
@@ -361,7 +372,7 @@ def run_pipeline(cfg:Settings, only=None, skip=None, # stage names (see STAGES)
             acts, tokens = _extraction(runner, lm, corpus, cfg, overwrite, progress, log)
             if acts is None: continue
             if i == 0: meta, manifest = _manifest_meta(acts), str(acts.path/"manifest.json")
-            side.append(_model_stages(runner, acts, tokens, cfg, i == 0, progress))
+            side.append(_model_stages(runner, acts, tokens, cfg, i == 0, progress, lm, corpus))
         if len(side) > 1:
             runner("+".join(lm.name for lm in lms), "comparison", "", lambda: comparison_stage(side),
                    dict(parts=[r.key for r in runner.records if r.stage in ("probes", "attention")]))

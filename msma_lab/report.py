@@ -22,12 +22,16 @@ from .attention import AttentionProfile, head_heatmap, profile_figure
 from .probing import PROBE_COLORS, Probes, crossover_verdict
 from .information import Information
 from .crossfit import CrossFit
+from .effects import Effects, paper_table
+from .transfer import Transfer
+from .control import BiasControl, EncoderEffects, Robustness
 from .pipeline import Comparison, LayerSummary, Run
 
 # %% auto #0
 __all__ = ['Section', 'write_report', 'summary_section', 'scales_section', 'crossfit_section', 'alignment_section',
            'calibration_section', 'attention_section', 'probing_section', 'information_section', 'views_section',
-           'comparison_figure', 'comparison_section', 'result_section', 'report_sections', 'write_run_report']
+           'comparison_figure', 'comparison_section', 'effects_section', 'encoder_effects_section', 'transfer_section',
+           'bias_section', 'robustness_section', 'result_section', 'report_sections', 'write_run_report']
 
 # %% ../nbs/90_report.ipynb #0f1db806
 @dataclass
@@ -229,13 +233,80 @@ def comparison_section(r:Comparison) -> Section:
                    f"(pos blue, form red, topic green).<ul>{''.join(f'<li>{html.escape(s)}</li>' for s in r.verdicts())}</ul>",
                    (comparison_figure(r), ("comparison_peaks", r.peaks)))
 
+# %% ../nbs/90_report.ipynb #21c414bf
+def _pct(v) -> str: return "n/a" if not np.isfinite(v) else f"{v:+.1f}%"
+
+def effects_section(r:Effects) -> Section:
+    "What amplifying each scale did to generated text: the paper's claims with a verdict each, the dose-response, every comparison"
+    c, pt = r.config, paper_table(r)
+    ctl = "; ".join(f"{k}: noise strength {v:.3g}" for k, v in (c.get("controls") or {}).items())
+    claims = "".join(f"<li>{html.escape(f'{g.scale.iloc[0]} amplify — {g.metric.iloc[0]} (paper {g.paper_pct.iloc[0]:+g}%): ')}<b>"
+                     f"{html.escape(g.verdict.iloc[0])}</b>{html.escape(' — ' + ', '.join(f'{a}: {_pct(x)}, Holm p ' + ('n/a' if not np.isfinite(p) else f'{p:.3g}') for a, x, p in zip(g.against, g.change_pct, g.p_holm)))}</li>"
+                     for _, g in pt.groupby(["scale", "metric"], sort=False))
+    text = (f"{r.metrics.condition.nunique()} conditions on {html.escape(c['model'])}: {c['prompts']} prompts × {len(c['seeds'])} seeds, "
+            f"sampled (T = {c['temperature']}, top-p = {c['top_p']}, ≤ {c['max_new_tokens']} new tokens), edited and unedited runs sharing "
+            "their random numbers. Amplify = every state of the band × (1 + s) by its end. Each edit is compared with the unedited "
+            "model and with random edits of the same band (norm-matched: moved as far; effect-matched: the next-token distribution "
+            f"moved as far{': ' + html.escape(ctl) if ctl else ''}). Statistics over prompts (seeds averaged within a prompt): % change "
+            "with a bootstrap interval, Cliff's δ, sign-flip p, Holm over every comparison. The paper's claims (GPT-2), read at "
+            f"strength 0.5:<ul>{claims}</ul>")
+    return Section(f"Effects of edits — {c['model']}", text,
+                   (r.figure("distinct_1"), r.figure("perplexity"), ("effects_paper_table", pt), ("effects_comparisons", r.comparisons())))
+
+def encoder_effects_section(r:EncoderEffects) -> Section:
+    "How far amplifying each scale of an encoder moves every band, and what probes trained on unedited states still read"
+    p = r.probes
+    return Section(f"Effects of edits — {p.config['model']}",
+                   f"{html.escape(p.config['model'])} is an encoder: it cannot generate, so its edits are read from its states. "
+                   "The table gives the mean relative change of each band's states under amplification of each scale (strength "
+                   f"{p.config['strength']}) and under a random push of the same size. The figure gives the accuracy of linear probes "
+                   f"({', '.join(p.config['labels'])}) trained on unedited states, read under each edit, minus their unedited accuracy, at every hidden "
+                   f"state; the summary averages the states the edit reaches, per test document ({p.config['test_docs']} documents, "
+                   "bootstrap intervals, sign-flip p, Holm).",
+                   (p.figure(), ("band_shift", r.shift.reset_index()), ("probe_shift", p.summary)))
+
+def transfer_section(r:Transfer) -> Section:
+    "Whether the learned maps predict how a later band moves when an earlier one is edited"
+    lines = "".join(f"<li>{html.escape(l)}</li>" for l in r.verdict_lines())
+    return Section(f"Does the map predict the edit? — {r.config['model']}",
+                   "Each upward map (local → intermediate, intermediate → global; fitted on training documents) predicts the change of "
+                   "the later band's scale representation of every test unit from the change of the earlier band's, under three "
+                   f"edits of the earlier band at strength {r.config['strength']}. R² = 1 − SSE/Σ‖actual change‖²: 0 is predicting no change; "
+                   "residual carry is the no-map prediction (the change at the earlier band's last state, carried unchanged); "
+                   f"'shuffled' pairs each prediction with another unit's change. {r.config['test_docs']} test documents; "
+                   f"the declared comparisons, Holm over all:<ul>{lines}</ul>",
+                   (r.figure(), ("transfer_r2", r.table()), ("transfer_comparisons", r.comparisons())))
+
+def bias_section(r:BiasControl) -> Section:
+    "The bias gap before and after removing each axis' direction at each scale, with the fluency cost"
+    said = "".join(f"<li>{html.escape(l[2:])}</li>" for l in r._repr_markdown_().splitlines() if l.startswith("- "))
+    c = r.config
+    return Section(f"Bias — {c['model']}",
+                   f"Bias gap = mean over occupations of |log P(a) − log P(b)| on {c['templates']} counterfactual templates (he / she, "
+                   "young / old), with a bootstrap interval over occupations. Each axis' direction (mean difference of contrast "
+                   "texts, last token) is removed at one scale by projection or by LEACE; a random projection is the control; the "
+                   f"fluency cost is the perplexity of {c['neutral']} neutral prompts. Paired tests over occupations, Holm.<ul>{said}</ul>",
+                   (r.figure(), ("bias", r.table())))
+
+def robustness_section(r:Robustness) -> Section:
+    "Stability under perturbations, with each correction against no correction and against its random control"
+    said = "".join(f"<li>{html.escape(l[2:])}</li>" for l in r._repr_markdown_().splitlines() if l.startswith("- "))
+    return Section(f"Robustness — {r.config['model']}",
+                   f"{r.config['prompts']} prompts, each perturbed (a typo, two words swapped, a paraphrasing prefix, or activation noise "
+                   "at a scale); stability = KL(clean ‖ perturbed) of the next token, top-1 agreement and greedy-continuation overlap. "
+                   "Corrections at a scale: projection onto the principal subspace of clean states (control: a random subspace), and "
+                   "the learned-map correction — the band moved to what MSMA's f_GI / f_IL predict from the band above (control: a "
+                   f"move of the same size in a random direction). Paired over prompts, Holm over every test.<ul>{said}</ul>",
+                   (r.figure(), ("robustness_gains", r.gains)))
+
 # %% ../nbs/90_report.ipynb #4310979d
 _RENDER = {LayerSummary: summary_section, ScalesOverview: scales_section, CrossFit: crossfit_section, AlignmentReport: alignment_section,
            Calibration: calibration_section, AttentionProfile: attention_section, Probes: probing_section,
-           Information: information_section, ScaleViews: views_section, Comparison: comparison_section}
+           Information: information_section, ScaleViews: views_section, Comparison: comparison_section, Effects: effects_section,
+           EncoderEffects: encoder_effects_section, Transfer: transfer_section, BiasControl: bias_section, Robustness: robustness_section}
 _TITLES = dict(summary="Layer summary", scales="Scales", crossfit="Held-out R² (primary endpoint)", alignment="Cross-scale alignment", calibration="Estimator calibration",
                attention="Attention", probes="Layerwise probes", information="Information across layers", views="Manifold views",
-               comparison="Architectures side by side", extract="Extraction")
+               control="Control", comparison="Architectures side by side", extract="Extraction")
 
 def result_section(r:Result, model:str="", stage:str="", part:str="",
                    problems:list|None=None) -> Section: # a rendering that fails is appended here as a `Failed`

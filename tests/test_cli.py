@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 MSMA = str(Path(sys.executable).parent/"msma")
+NO_CONTROL = ("--skip", "control")      # the control stage has its own tests (tests/test_control.py); here it would only add minutes
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def msma(*args, cwd, env):
 
 def test_run_tiny_model_writes_a_report(tmp_path, env):
     r = msma("run", "--model", "tiny-gpt2", "--docs-per-topic", "1", "--out", "rep", "--no-progress", "--compare", "none",
-             cwd=tmp_path, env=env)
+             *NO_CONTROL, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     rep = tmp_path/"rep"
     man = json.loads((rep/"manifest.json").read_text())
@@ -37,12 +38,12 @@ def test_run_tiny_model_writes_a_report(tmp_path, env):
 def test_settings_file_then_flags_override(tmp_path, env):
     (tmp_path/"settings.ini").write_text("[msma]\nmodel = tiny-bert\ngranularity = document\nreport_dir = from_ini\n"
                                          "long_texts = split\n")   # (splitting is harmless: every document fits tiny-bert's 258 tokens)
-    r = msma("run", "--docs-per-topic", "1", "--no-progress", "--compare", "none", cwd=tmp_path, env=env)
+    r = msma("run", "--docs-per-topic", "1", "--no-progress", "--compare", "none", *NO_CONTROL, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     man = json.loads((tmp_path/"from_ini"/"manifest.json").read_text())
     assert (man["model"]["name"], man["granularity"], man["n_units"]) == ("tiny-bert", "document", 8)
     r = msma("run", "--model", "tiny-llama", "--granularity", "sentence", "--docs-per-topic", "1", "--no-progress",
-             "--compare", "none", "--no-attentions", cwd=tmp_path, env=env)
+             "--compare", "none", "--no-attentions", *NO_CONTROL, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     man = json.loads((tmp_path/"from_ini"/"manifest.json").read_text())
     assert (man["model"]["name"], man["granularity"], man["attentions"]) == ("tiny-llama", "sentence", False)
@@ -50,7 +51,7 @@ def test_settings_file_then_flags_override(tmp_path, env):
 
 
 def test_second_run_is_served_from_the_cache(tmp_path, env):
-    args = ("run", "--model", "tiny-t5", "--docs-per-topic", "1", "--out", "rep", "--no-progress", "--compare", "none")
+    args = ("run", "--model", "tiny-t5", "--docs-per-topic", "1", "--out", "rep", "--no-progress", "--compare", "none", *NO_CONTROL)
     assert msma(*args, cwd=tmp_path, env=env).returncode == 0
     arrays = sorted((tmp_path/"cache"/"activations").glob("*/*.npy"))
     before = [p.stat().st_mtime_ns for p in arrays]
@@ -84,8 +85,9 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path, env, args, settings, exp
 
 
 def test_default_main_job_on_the_embedded_model(tmp_path, env):
-    "No settings file and no flags but a small slice: the built-in defaults, i.e. SmolLM2-135M with MiniLM-L6 beside it"
-    r = msma("run", "--docs-per-topic", "1", "--no-progress", cwd=tmp_path, env=env)
+    """No settings file and no flags but a small slice: the built-in defaults, i.e. SmolLM2-135M with MiniLM-L6 beside it
+    (the control stage is left out: its reduced studies take minutes on a real model; tests/test_control.py runs it on a tiny one)"""
+    r = msma("run", "--docs-per-topic", "1", "--no-progress", *NO_CONTROL, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     rep = tmp_path/"msma_report"
     man = json.loads((rep/"manifest.json").read_text())
@@ -103,7 +105,7 @@ def test_default_main_job_on_the_embedded_model(tmp_path, env):
 
 def test_text_longer_than_the_context_is_refused_then_split_on_request(tmp_path, env):
     args = ("run", "--model", "tiny-bert", "--granularity", "document", "--docs-per-topic", "1", "--out", "rep", "--no-progress",
-            "--compare", "none", "--max-length", "100")
+            "--compare", "none", "--max-length", "100", *NO_CONTROL)
     r = msma(*args, cwd=tmp_path, env=env)
     assert r.returncode == 2 and "limit is 100" in r.stderr and "--long-texts split" in r.stderr
     assert msma(*args, "--long-texts", "split", cwd=tmp_path, env=env).returncode == 0
@@ -112,7 +114,7 @@ def test_text_longer_than_the_context_is_refused_then_split_on_request(tmp_path,
 def test_run_with_alignment_on_enough_documents(tmp_path, env):
     "A slice big enough to align and probe: partitions, alignment over seeds, calibration, probes, beside a second model"
     r = msma("run", "--model", "tiny-gpt2", "--docs-per-topic", "8", "--seeds", "0", "1", "--out", "rep", "--no-progress",
-             "--compare", "tiny-bert", "--views", "pca", cwd=tmp_path, env=env)
+             "--compare", "tiny-bert", "--views", "pca", *NO_CONTROL, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     rep = tmp_path/"rep"
     runs = pd.read_csv(rep/"alignment_runs.csv")

@@ -18,8 +18,9 @@ import numpy as np
 from msma_lab.report import write_run_report
 
 ARGS = dict(model="tiny-gpt2", compare="tiny-bert", docs_per_topic=3, seeds=(0, 1), views="pca")
+NO_CONTROL = ["control"]      # the control stage has its own tests (tests/test_control.py): here it would only add minutes
 STAGE_FNS = ("summary_stage", "scales_stage", "crossfit_stage", "alignment_stage", "calibration_stage", "attention_stage", "probes_stage",
-             "information_stage", "views_stage", "comparison_stage")
+             "information_stage", "views_stage", "control_stage", "comparison_stage")
 
 
 @pytest.fixture
@@ -45,17 +46,17 @@ def quiet(said=None): return (lambda s: said.append(s)) if said is not None else
 
 
 def test_second_run_reuses_every_stage(cfg, counted):
-    first = pl.run_pipeline(cfg, progress=False, log=quiet())
+    first = pl.run_pipeline(cfg, skip=NO_CONTROL, progress=False, log=quiet())
     n_first = sum(counted.values())
     assert first.failed == [] and n_first == len(first.records) > 12
     assert {"computed"} == set(first.table().status) - {"skipped"}
     assert counted["probes_stage"] == 2 and counted["alignment_stage"] == 1 and counted["comparison_stage"] == 1
-    second = pl.run_pipeline(cfg, progress=False, log=quiet())
+    second = pl.run_pipeline(cfg, skip=NO_CONTROL, progress=False, log=quiet())
     assert sum(counted.values()) == n_first                          # not one stage function ran again
     assert set(second.table().status) - {"skipped"} == {"cached"} and len(second.records) == len(first.records)
     page = write_run_report(second).read_text()
     assert "Layerwise probes — tiny-gpt2 (decoder)" in page and "Architectures side by side" in page
-    third = pl.run_pipeline(cfg, fresh=True, progress=False, log=quiet())   # --fresh: everything again
+    third = pl.run_pipeline(cfg, skip=NO_CONTROL, fresh=True, progress=False, log=quiet())   # --fresh: everything again
     assert sum(counted.values()) == 2 * n_first and set(third.table().status) - {"skipped"} == {"computed"}
 
 
@@ -63,7 +64,7 @@ def test_a_failing_stage_leaves_the_rest_of_the_report(cfg, monkeypatch, tmp_pat
     def broken(*a, **kw): raise RuntimeError("planted bug in the information stage")
     monkeypatch.setattr(pl, "information_stage", broken)
     rc = main(["run", "--model", "tiny-gpt2", "--compare", "tiny-bert", "--docs-per-topic", "3", "--seeds", "0", "1",
-               "--views", "pca", "--out", str(tmp_path/"rep"), "--no-progress"])
+               "--views", "pca", "--out", str(tmp_path/"rep"), "--no-progress", "--skip", *NO_CONTROL])
     assert rc == 3
     err = capsys.readouterr().err
     assert "2 stage(s) failed (tiny-gpt2 information, tiny-bert information)" in err and "Traceback" not in err
@@ -78,7 +79,7 @@ def test_a_failing_stage_leaves_the_rest_of_the_report(cfg, monkeypatch, tmp_pat
     monkeypatch.undo()
     monkeypatch.setenv("MSMA_CACHE", str(tmp_path/"cache"))
     said = []
-    again = pl.run_pipeline(load_settings(None, report_dir=str(tmp_path/"rep"), **ARGS), progress=False, log=quiet(said))
+    again = pl.run_pipeline(load_settings(None, report_dir=str(tmp_path/"rep"), **ARGS), skip=NO_CONTROL, progress=False, log=quiet(said))
     assert again.failed == []
     st = again.table().set_index(["model", "stage", "part"]).status
     assert st[("tiny-gpt2", "information", "decoder")] == "computed" and st[("tiny-gpt2", "summary", "")] == "cached"

@@ -32,8 +32,8 @@ from .transfer import transfer_study
 __all__ = ['CONTRASTS', 'PERTURBATIONS', 'CONTROL_PARTS', 'BiasError', 'load_bias_templates', 'sequence_logprob', 'bias_gaps',
            'group_gaps', 'gap_summary', 'contrast_texts', 'bias_direction', 'text_perplexity', 'BiasControl',
            'bias_control', 'crows_pairs', 'winogender_templates', 'perturb', 'clean_reference', 'stability',
-           'clean_token_states', 'principal_subspace', 'map_corrections', 'Robustness', 'robustness', 'control_plan',
-           'EncoderEffects', 'control_stage']
+           'clean_token_states', 'principal_subspace', 'map_corrections', 'Robustness', 'signflip_floor', 'robustness',
+           'control_plan', 'EncoderEffects', 'control_stage']
 
 # %% ../nbs/12_control.ipynb #6fa33834
 class BiasError(MsmaError, ValueError):
@@ -147,7 +147,7 @@ class BiasControl(Result):
         t, fig = self.table(), go.Figure()
         for m in t.method.unique():
             s = t[t.method == m]
-            fig.add_bar(x=[f"{a} · {sc or 'none'}" for a, sc in zip(s.axis, s.scale)], y=s.bias_gap, name=m,
+            fig.add_bar(x=[f"{a} · {'unedited' if pd.isna(sc) else sc}" for a, sc in zip(s.axis, s.scale)], y=s.bias_gap, name=m,
                         error_y=dict(type="data", array=s.ci_high - s.bias_gap, arrayminus=s.bias_gap - s.ci_low))
         fig.update_layout(barmode="group", title=f"Bias gap (mean |log P(a) − log P(b)| over occupations), {self.config['model']}",
                           yaxis_title="nats", template="plotly_white", height=420)
@@ -328,6 +328,9 @@ class Robustness(Result):
         for c, g in self.gains[self.gains.against == "no correction"].groupby("correction", sort=False):
             lines.append(f"- {c}: reduced the next-token KL reliably (Holm p < 0.05) for {say(g[(g.p_holm < 0.05) & (g.kl_drop > 0)])}; "
                          f"made it worse for {say(g[(g.p_holm < 0.05) & (g.kl_drop < 0)])}")
+        floor = min(1.0, len(self.gains) * signflip_floor(self.config["prompts"]))
+        if floor >= 0.05: lines.append(f"- with {self.config['prompts']} prompts no test can reach Holm p < 0.05 (smallest possible: "
+                                       f"{floor:.2g}): nothing here is evidence either way; use more prompts")
         return f"**Robustness** of {self.config['model']} ({self.config['prompts']} prompts):\n\n" + "\n".join(lines)
 
     def figure(self) -> go.Figure:
@@ -338,6 +341,10 @@ class Robustness(Result):
                         error_y=dict(type="data", array=d.ci_high - d.kl_drop, arrayminus=d.kl_drop - d.ci_low))
         return fig.update_layout(barmode="group", title=f"Robustness of {self.config['model']}: KL drop bought by each correction (> 0 helps)",
                                  yaxis_title="KL(clean ‖ perturbed) without − with correction (nats)", template="plotly_white", height=440)
+
+def signflip_floor(n:int, n_resamples:int=9999) -> float:
+    "The smallest two-sided p a sign-flip test over `n` units can return: 2/2ⁿ when exact, 1/(resamples + 1) when sampled"
+    return 2 / 2 ** n if 2 ** n <= n_resamples else 1 / (n_resamples + 1)
 
 def _gain(worse:pd.Series, better:pd.Series, seed:int) -> dict:
     d = (worse - better).to_numpy()
@@ -403,7 +410,7 @@ def control_plan(full:bool=False) -> dict:
     "What each control part runs on: everything the chapters run (`full`), or the reduced set of the main job"
     return dict(prompts_per_genre=None if full else 1, strengths=(0.25, 0.5, 1.0) if full else (0.5,),
                 controls=("norm", "matched") if full else ("matched",), max_new_tokens=None if full else 32,
-                frames=None if full else 1, neutral=48 if full else 12, robustness_prompts=24 if full else 8,
+                frames=None if full else 1, neutral=48 if full else 12, robustness_prompts=24 if full else 12,
                 robustness_tokens=12 if full else 0, transfer_docs=None if full else 16, probe_docs=8 if full else 4)
 
 @dataclass

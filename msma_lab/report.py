@@ -45,10 +45,11 @@ class Section:
 def _item_html(item, out:Path) -> str:
     "HTML for one section item, writing tables as CSV beside the page"
     if isinstance(item, go.Figure): return item.to_html(full_html=False, include_plotlyjs=False)
-    if isinstance(item, tuple):
-        name, df = item
+    if isinstance(item, tuple):                # (name, df), or (name, df, "csv"): a table too long for the page, linked only
+        name, df, *how = item
         df.to_csv(out/f"{name}.csv", index=False)
-        return f'<p class="csv"><a href="{name}.csv">{name}.csv</a></p>' + df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
+        link = f'<p class="csv"><a href="{name}.csv">{name}.csv</a>' + (f" ({len(df)} rows)</p>" if how == ["csv"] else "</p>")
+        return link if how == ["csv"] else link + df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
     return str(item)
 
 _CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
@@ -251,7 +252,15 @@ def effects_section(r:Effects) -> Section:
             "with a bootstrap interval, Cliff's δ, sign-flip p, Holm over every comparison. The paper's claims (GPT-2), read at "
             f"strength 0.5:<ul>{claims}</ul>")
     return Section(f"Effects of edits — {c['model']}", text,
-                   (r.figure("distinct_1"), r.figure("perplexity"), ("effects_paper_table", pt), ("effects_comparisons", r.comparisons())))
+                   (r.figure("distinct_1"), r.figure("perplexity"), ("effects_paper_table", pt), ("effects_changes", _change_grid(r)),
+                    ("effects_comparisons", r.comparisons(), "csv")))
+
+def _change_grid(r:Effects) -> pd.DataFrame:
+    "% change of every condition against the unedited model, one column per metric (Holm p < 0.05 marked *)"
+    c = r.comparisons()
+    c = c[c.against == "unedited"].assign(cell=lambda d: [("n/a" if not np.isfinite(v) else f"{v:+.1f}%") + ("*" if q < 0.05 else "")
+                                                          for v, q in zip(d.change_pct, d.p_holm.fillna(1))])
+    return c.pivot(index="condition", columns="metric", values="cell").reset_index()
 
 def encoder_effects_section(r:EncoderEffects) -> Section:
     "How far amplifying each scale of an encoder moves every band, and what probes trained on unedited states still read"
@@ -271,7 +280,7 @@ def transfer_section(r:Transfer) -> Section:
     return Section(f"Does the map predict the edit? — {r.config['model']}",
                    "Each upward map (local → intermediate, intermediate → global; fitted on training documents) predicts the change of "
                    "the later band's scale representation of every test unit from the change of the earlier band's, under three "
-                   f"edits of the earlier band at strength {r.config['strength']}. R² = 1 − SSE/Σ‖actual change‖²: 0 is predicting no change; "
+                   f"edits of the earlier band at strength {r.config['strength']}. R² = 1 − (squared error of the predicted change) / (squared size of the actual change): 0 is predicting no change; "
                    "residual carry is the no-map prediction (the change at the earlier band's last state, carried unchanged); "
                    f"'shuffled' pairs each prediction with another unit's change. {r.config['test_docs']} test documents; "
                    f"the declared comparisons, Holm over all:<ul>{lines}</ul>",

@@ -19,6 +19,13 @@ MUTATIONS = [  # (notebook, exact old text, new text, what it breaks)
  ("09_probing", "    if not (gain > 0 and p_gain < alpha): return \"no\"", "    if not (gain > 0 and p_gain > alpha): return \"no\"", "band-call threshold inverted"),
  ("09_probing", "    return v if v in r.runs else metric", "    return metric", "peak chosen on test, not validation"),
  ("09_probing", "    return {**st, \"excess\": ex[\"gain\"],", "    return {**st, \"excess\": -ex[\"gain\"],", "random-placement excess sign flipped"),
+ ("11_effects", "if ((np.sign(g.change_pct) == sign) & (g.p_holm < alpha)).all(): return \"reproduced\"", "if ((np.sign(g.change_pct) == sign) & (g.p_holm < alpha)).any(): return \"reproduced\"", "a claim reproduced when any one comparison holds"),
+ ("11_effects", "if (g.against == \"unedited\").all(): return \"not testable here (no random control)\"", "if False: return \"not testable here (no random control)\"", "a verdict without a random control"),
+ ("11_effects", "s *= float(np.clip(np.sqrt(target / k), 0.25, 4.0))", "s *= float(np.clip(np.sqrt(k / target), 0.25, 4.0))", "matched control steps away from the edit's KL"),
+ ("11_effects", "np.mean([ok1[l].astype(float) - ok0[lab, l] for l in reach], 0)", "np.mean([ok0[lab, l] - ok1[l].astype(float) for l in reach], 0)", "probe-accuracy change sign flipped"),
+ ("11a_transfer", "    if shuffle_seed is not None: pred = pred[", "    if False: pred = pred[", "transfer null not shuffled"),
+ ("12_control", "delta = m.predict(st_s(x[src])) * st_t.scale + st_t.mean - x[scale]", "delta = x[scale] - (m.predict(st_s(x[src])) * st_t.scale + st_t.mean)", "map correction moves away from the map's prediction"),
+ ("12_control", "gap=(lp[torch.arange(len(a)), a] - lp[torch.arange(len(b)), b])", "gap=(lp[torch.arange(len(b)), b] - lp[torch.arange(len(a)), a])", "single-token bias gap sign flipped"),
 ]
 def run(nb):
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")

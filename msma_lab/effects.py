@@ -265,6 +265,10 @@ def _worker_model(spec:str, fingerprint:str, device:str, dtype:str, eager:bool) 
     "The model a worker process loads by name, once; None if it is not the parent's (its weights differ)"
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()                           # a worker's bars would interleave with the run's log
+    try:                                                        # joblib's loky recycles a worker whose memory grew by 300 MB since
+        from joblib.externals.loky import process_executor      # its first task, taking a loaded model for a leak: without this,
+        process_executor._MAX_MEMORY_LEAK_SIZE = max(process_executor._MAX_MEMORY_LEAK_SIZE, 1 << 34)   # every condition reloads it
+    except (ImportError, AttributeError): pass
     try: lm = load_model(spec, device=device, dtype=dtype, attentions=eager)
     except Exception: return None                                # not loadable by its name (a model built in memory)
     return lm if lm.fingerprint == fingerprint else None

@@ -399,6 +399,8 @@ class GumbelSampler(LogitsProcessor):
 
     def __call__(self, input_ids, scores):
         s, step = scores.float() / self.t, input_ids.shape[1] - self.offset
+        if torch.isnan(s).any(): raise GenerationError("the model's logits are NaN (NaN activations, or an edit far too strong): "
+                                                       "lower the strength, or check the model with a plain forward pass")
         if self.top_p < 1: s = s.masked_fill(~top_p_keep(s, self.top_p), -math.inf)
         g = torch.stack([torch.rand(s.shape[1], generator=torch.Generator().manual_seed(_key(self.seed, p, step)),
                                     dtype=torch.float64) for p in self.prompts])
@@ -473,14 +475,15 @@ def _gen_config(lm:LoadedModel, max_new:int, use_cache:bool=True, **kw):
 @torch.no_grad()
 def _generate_batch(lm:LoadedModel, df:pd.DataFrame, ids:list, edits, seed:int, max_new:int, sample:bool, temperature:float,
                     top_p:float, use_cache:bool, bands, gen_kw:dict) -> tuple:
-    t = lm.tokenizer
+    t, gen_kw = lm.tokenizer, dict(gen_kw)
+    live = {k: gen_kw.pop(k) for k in ("streamer", "stopping_criteria") if k in gen_kw}   # generate() arguments, not config fields
     enc = t.pad({"input_ids": ids}, padding_side="left", return_tensors="pt")
     inp, mask = enc["input_ids"].to(lm.device), enc["attention_mask"].to(lm.device)
     W = inp.shape[1]
     procs = [GumbelSampler(df["text"].tolist(), seed, W if lm.family == "decoder" else 1, temperature, top_p)] if sample else []
     with (steer(lm, edits, prompt_width=W, bands=bands) if edits else contextlib.nullcontext()):
         out = lm.model.generate(input_ids=inp, attention_mask=mask, generation_config=_gen_config(lm, max_new, use_cache, **gen_kw),
-                                logits_processor=LogitsProcessorList(procs))
+                                logits_processor=LogitsProcessorList(procs), **live)
     new = (out.sequences[:, W:] if lm.family == "decoder" else out.sequences[:, 1:])[:, :len(out.logits)]
     lp = torch.stack([x.float().log_softmax(-1).gather(-1, new[:, j:j + 1].to(x.device))[:, 0].cpu()   # raw logits: the model's own log-probabilities
                       for j, x in enumerate(out.logits)], 1)
@@ -500,7 +503,7 @@ def generate(lm:LoadedModel, prompts,            # a text, a list of texts, or a
              max_new_tokens:int|None=None, sample:bool=False, seeds=(0,),
              temperature:float|None=None, top_p:float|None=None,   # default: settings
              batch_size:int=8, use_cache:bool=True, bands:dict|None=None, progress:bool=False,
-             **generation_kwargs) -> Generation:                  # more GenerationConfig fields, e.g. min_new_tokens
+             **generation_kwargs) -> Generation:  # more GenerationConfig fields (min_new_tokens...), or streamer= / stopping_criteria=
     "Continue `prompts` under `edit`, greedily or sampled once per seed (batch- and cache-invariant)"
     s = load_settings()
     max_new, temperature, top_p = max_new_tokens or s.max_new_tokens, temperature or s.temperature, top_p or s.top_p

@@ -47,6 +47,8 @@ class Settings:
     seeds:tuple = opt((0, 1, 2, 3, 4), "seeds for splits, maps, probes and estimators")
     folds:int = opt(5, "document folds of the cross-fitted held-out R² (the alignment's primary endpoint): each document tested once")
     device:str = opt("auto", "auto, cpu, cuda, cuda:N or mps")
+    device_map:str = opt("none", "spread a model too big for one device over several with accelerate (auto: the GPUs, then CPU, then disk)",
+                         ("none", "auto", "balanced", "sequential"))
     dtype:str = opt("float32", "dtype the model runs in", ("float32", "bfloat16", "float16"))
     cache_dtype:str = opt("float16", "dtype of cached activations", ("float16", "float32"))
     batch_size:int = opt(16, "texts per forward pass")

@@ -6,8 +6,10 @@ Docs: https://msma-lab.github.io/msma_lab/extract.html.md"""
 
 # %% ../nbs/03_extract.ipynb #3b390107
 from __future__ import annotations
-import contextlib, errno, fcntl, hashlib, inspect, json, os, time
+import contextlib, dataclasses, errno, fcntl, hashlib, inspect, json, os, shutil, time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import SimpleNamespace
 from functools import lru_cache, partial
 from pathlib import Path
 import numpy as np
@@ -24,7 +26,8 @@ __all__ = ['GRANULARITIES', 'CONTEXTS', 'ATTN_STATS', 'ATTENTION_BUDGET', 'unit_
            'ContextLengthError', 'encode_texts', 'make_batch', 'capture_hidden', 'forward_stacks', 'pool_weights',
            'attention_stats', 'sentence_starts', 'token_sentences', 'attention_keys', 'unit_weights', 'CacheError',
            'NonFiniteActivations', 'ActivationCache', 'Activations', 'token_units', 'Plan', 'plan_extraction',
-           'cache_key', 'batches', 'extract', 'reference_hidden', 'reference_in_document']
+           'cache_key', 'batches', 'extract', 'reference_hidden', 'reference_in_document', 'shard_ranges',
+           'extract_shard', 'merge_shards', 'extract_distributed', 'extract_ray']
 
 # %% ../nbs/03_extract.ipynb #012a12c7
 GRANULARITIES = ("sentence", "document", "token")
@@ -523,23 +526,29 @@ def _attention_rows(lm, segs, b, res, wd, keep, rows, token_level) -> dict:
     if lm.family == "encoder-decoder": weights["cross"] = res["decoder"].cross_attentions
     for s, ks in attention_keys(lm, segs, b).items():
         sp, se, qs = (k.to(lm.device) for k in ks)
-        st = torch.stack([attention_stats(a, mask, sp, se, qs) for a in weights[s]])       # (blocks, b, t, h, 5)
+        st = torch.stack([attention_stats(a.to(lm.device), mask, sp, se, qs) for a in weights[s]])   # (blocks, b, t, h, 5)
         att[s] = (st[:, keep] if token_level else rows(torch.einsum("brt,lbths->brlhs", wd, st)).transpose(0, 1)).float().cpu()
     return att
 
 # %% ../nbs/03_extract.ipynb #d0436abb
 def _run_batch(lm, segs, b, w, token_level, attentions, real=None):
     "Pooled sums {stack: (layers, units or tokens, d)} and attention stats of one batch; `w`: (batch, units, tokens) weights"
-    keep = b["keep"].bool().to(lm.device)
-    wd = w.to(lm.device)
-    rows = (lambda x: x.flatten(0, 1)) if real is None else (lambda x, m=real.to(lm.device): x[m])   # (batch, units) -> unit rows
+    on = {}                      # weights, kept tokens, real rows on each device a block runs on (a device map spreads them)
+    def at(dev):
+        if dev not in on: on[dev] = (w.to(dev), b["keep"].bool().to(dev), None if real is None else real.to(dev))
+        return on[dev]
+    def rows(x, m):              # (batch, units, ...) -> unit rows
+        return x.flatten(0, 1) if m is None else x[m]
     out = {s: [None] * lm.stacks[s].n_hidden for s in lm.stacks}
     def grab(stack, l, h):  # stays on the device: a .cpu() here would stall the GPU at every block
-        out[stack][l] = h[keep].float() if token_level else rows(torch.einsum("brt,btd->brd", wd, h.float()))
+        wd, keep, m = at(h.device)
+        out[stack][l] = h[keep].float() if token_level else rows(torch.einsum("brt,btd->brd", wd, h.float()), m)
     with torch.no_grad(), capture_hidden(lm, grab):
         res = forward_stacks(lm, b, attentions)
-    hid = {s: torch.stack(v).cpu() for s, v in out.items()}
-    return hid, (_attention_rows(lm, segs, b, res, wd, keep, rows, token_level) if attentions else {})
+    hid = {s: _to_host(torch.stack([x.to(v[0].device) for x in v])) for s, v in out.items()}
+    if not attentions: return hid, {}
+    wd, keep, m = at(lm.device)
+    return hid, _attention_rows(lm, segs, b, res, wd, keep, lambda x: rows(x, m), token_level)
 
 # %% ../nbs/03_extract.ipynb #d6c342ee
 def _check_finite(x:torch.Tensor, stack, unit_ids, what="hidden state"):
@@ -592,15 +601,37 @@ def _finish_batch(cache, plan, done:list, token_level:bool):
         for (ti, _, _), a, b in zip(done, spans[:-1], spans[1:]): cache.write(name, int(plan.rows[ti]), y[:, a:b])
 
 # %% ../nbs/03_extract.ipynb #1a484009
+def _to_host(x:torch.Tensor) -> torch.Tensor:
+    "`x` on the CPU; from a GPU the copy is queued (pinned memory, non-blocking) and `_host_ready` waits for it"
+    return x.to("cpu", non_blocking=True) if x.is_cuda else x.cpu()
+
+def _host_ready(lm:LoadedModel):
+    "A CUDA event after the copies queued so far (None on CPU): wait on it before reading what `_to_host` returned"
+    if lm.device.type != "cuda": return None
+    e = torch.cuda.Event(); e.record(); return e
+
 def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions, progress, on_batch):
-    "Run the texts of `plan` not yet in `cache`, writing rows and progress batch by batch"
+    """Run the texts of `plan` not yet in `cache`, writing rows and progress batch by batch. Rows are checked, cast and
+    written by a second thread while the next batch runs; progress counts only texts whose rows are on disk"""
     token_level = plan.token_level
     done = cache.progress()
     todo = [s for i in plan.order[done:] for s in plan.by_text[i]]
-    acc, finished, saved_at = {}, done, time.monotonic()
+    acc, written, saved_at, pending = {}, done, time.monotonic(), None
     pos_in_order = {ti: k for k, ti in enumerate(plan.order)}
     n_units = lambda s: int(plan.rows[s.text_index + 1] - plan.rows[s.text_index])
     bar = tqdm(total=len(plan.order), initial=done, desc=f"extract {lm.name}", unit="text", disable=not progress)
+    def settle():                     # wait for the write in flight; its error (NaN, disk full) is raised here
+        nonlocal written, saved_at, pending
+        if pending is None: return
+        (fut, upto), pending = pending, None
+        fut.result()
+        if upto > written:
+            bar.update(upto - written); written = upto
+            if time.monotonic() - saved_at > 0.5: cache.set_progress(written); saved_at = time.monotonic()
+    def write(ready, event):
+        if event is not None: event.synchronize()
+        _finish_batch(cache, plan, ready, token_level)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="msma-write")
     try:
         for segs in batches(todo, batch_size, _attention_pair_bytes(lm) if attentions else 0):
             b = make_batch(lm, segs, padding_side)
@@ -608,6 +639,7 @@ def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions
             w = unit_weights(b, segs, pooling, k)
             real = torch.arange(w.shape[1])[None] < torch.tensor(k)[:, None] if k else None
             hid, att = _run_batch(lm, segs, b, w, token_level, attentions, real)
+            event = _host_ready(lm)
             arrays = {**hid, **{f"attn_{s}": v for s, v in att.items()}}
             per = b["keep"].sum(1).tolist() if token_level else (k or [1] * len(segs))
             start = np.concatenate([[0], np.cumsum(per)])
@@ -615,6 +647,7 @@ def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions
             for j, s in enumerate(segs):
                 part, wj = {n: v[:, start[j]:start[j + 1]] for n, v in arrays.items()}, ws[j, :(k[j] if k else 1)]
                 if s.text_index in acc or not s.last:            # a text split into several windows
+                    if event is not None: event.synchronize(); event = None     # its sums are read here
                     a = acc.setdefault(s.text_index, ({n: [] for n in arrays}, [0.0]))
                     for n, v in part.items(): a[0][n].append(v)
                     a[1][0] = a[1][0] + wj
@@ -625,17 +658,19 @@ def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions
                     u = plan.units.unit_id.iloc[plan.rows[s.text_index] + int((wj == 0).nonzero()[0, 0])]
                     raise CorpusError(f"unit `{u}` has no content tokens to pool: remove it or give it text")
                 ready.append((s.text_index, part, wj))
-            _finish_batch(cache, plan, ready, token_level)
             # progress: every text up to the first one still in flight, in processing order
             first_open = min((pos_in_order[t] for t in acc), default=pos_in_order[segs[-1].text_index] + 1)
-            if first_open > finished:
-                bar.update(first_open - finished); finished = first_open
-                if time.monotonic() - saved_at > 0.5: cache.set_progress(finished); saved_at = time.monotonic()
-            if on_batch: on_batch(finished, len(plan.order))
+            settle()                                             # the previous batch's rows are on disk
+            pending = (pool.submit(write, ready, event), first_open)
+            if on_batch: on_batch(first_open, len(plan.order))   # these texts are done: a stop from here still keeps them
+        settle()
     finally:
+        if pending is not None:                                  # stopped with a write in flight: let it land, then count it
+            with contextlib.suppress(Exception): pending[0].result(); written = max(written, pending[1])
+        pool.shutdown(wait=True)
         bar.close()
-        if finished > cache.progress():                   # rows are on disk: safe to record
-            with contextlib.suppress(CacheError): cache.set_progress(finished)   # disk full: a few batches rerun
+        if written > cache.progress():                    # rows are on disk: safe to record
+            with contextlib.suppress(CacheError): cache.set_progress(written)   # disk full: a few batches rerun
 
 # %% ../nbs/03_extract.ipynb #5a6806c6
 def _unusable(path:Path, e:OSError) -> CacheError:
@@ -692,16 +727,16 @@ def _eager_attention(lm:LoadedModel, on:bool):
         if on and old not in (None, "eager"): lm.model.set_attn_implementation(old)
 
 # %% ../nbs/03_extract.ipynb #8bff1ae0
-def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|None=None,
-            batch_size:int|None=None, max_length:int|None=None, long_texts:str|None=None,
-            attentions:bool=False, padding_side:str="right", cache_dtype:str|None=None,
-            cache_root=None, overwrite:bool=False, progress:bool=True, on_batch=None, settings=None,
-            context:str|None=None) -> Activations:
-    """Hidden states 0..N of every stack of `model`, pooled per unit of `corpus_or_texts`, via the cache; sentence and
-    token units are read from one pass over their document (`context="document"`) or encoded alone (`"unit"`)"""
+def _prepare(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|None=None, batch_size:int|None=None,
+             max_length:int|None=None, long_texts:str|None=None, attentions:bool=False, padding_side:str="right",
+             cache_dtype:str|None=None, cache_root=None, settings=None, context:str|None=None, device=None,
+             fresh_fingerprint:bool=False) -> SimpleNamespace:
+    """Everything one extraction is: the loaded model, corpus, checked options, plan, request and cache folder; `recheck`:
+    the fingerprint came from the model's memo, so the full hash is to be checked beside the work"""
     from msma_lab.models import load_model
     cfg = settings or load_settings()
-    lm = model if isinstance(model, LoadedModel) else load_model(model, device=cfg.device, dtype=cfg.dtype, attentions=attentions)
+    lm = model if isinstance(model, LoadedModel) else load_model(model, device=device or cfg.device, dtype=cfg.dtype, attentions=attentions,
+                                                               device_map=None if device else cfg.device_map)
     corpus = as_corpus(corpus_or_texts if corpus_or_texts is not None else cfg.corpus)
     granularity, pooling = granularity or cfg.granularity, pooling or cfg.pooling
     cache_dtype, long_texts = cache_dtype or cfg.cache_dtype, long_texts or cfg.long_texts
@@ -712,21 +747,63 @@ def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|
     if cache_dtype not in ("float16", "float32"): raise SettingsError(f"cache_dtype must be 'float16' or 'float32', not {cache_dtype!r}")
     if padding_side not in ("left", "right"): raise SettingsError("padding_side must be 'left' or 'right'")
     plan = plan_extraction(lm, corpus, granularity, max_length, long_texts, context)
+    offloaded = any(p.is_meta for p in lm.model.parameters())   # read back module by module: never beside a forward pass
+    if fresh_fingerprint or offloaded: lm.refresh_fingerprint(tokenizer=fresh_fingerprint)
+    memo = lm.__dict__.get("_fingerprint_memo")
     request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context)
     try: root = Path(cache_root or cache_dir("activations", cfg))
     except OSError as e: raise _unusable(Path(e.filename or cfg.cache_dir), e) from None
     path = root/f"{lm.name.replace('/', '--')}-{granularity}-{cache_key(request)}"
-    with _lock(path), _disk_full(path):                  # the lock file closes (and unlocks) on the way out
-        cache = ActivationCache(path)
-        if _resume_or_create(cache, request, plan, lm, attentions, cache_dtype, overwrite) == "running":
+    return SimpleNamespace(lm=lm, plan=plan, request=request, path=path, pooling=pooling, attentions=attentions,
+                           cache_dtype=cache_dtype, padding_side=padding_side, batch_size=batch_size or cfg.batch_size,
+                           recheck=memo is not None and lm.__dict__.get("_fingerprint_memo") is memo)
+
+class _StaleFingerprint(Exception): "The model changed (through `.data`) after its fingerprint was taken: the cache key was wrong"
+
+class _Recheck:
+    "The model's full fingerprint, computed in a thread beside the extraction, against the one its cache key used"
+    def __init__(self, lm:LoadedModel, used:str):
+        self.used, self.pool = used, ThreadPoolExecutor(1, thread_name_prefix="msma-fingerprint")
+        self.fut = self.pool.submit(lm.refresh_fingerprint, tokenizer=False)     # the weights: the part a memo can miss
+    def stale(self) -> bool: return self.fut.result() != self.used
+    def close(self): self.pool.shutdown(wait=True)
+
+def _fill(job, path:Path, plan:Plan, request:dict, overwrite=False, progress=True, on_batch=None) -> bool:
+    """Extract `plan` into the cache folder `path` (resuming it, or reusing it when complete); True if anything was computed.
+    Raises _StaleFingerprint, leaving nothing under the wrong key, if the full fingerprint differs from the one the key used"""
+    check = _Recheck(job.lm, request["model"]["fingerprint"]) if job.recheck else None
+    try:
+        with _lock(path), _disk_full(path):                  # the lock file closes (and unlocks) on the way out
+            cache = ActivationCache(path)
+            if _resume_or_create(cache, request, plan, job.lm, job.attentions, job.cache_dtype, overwrite) != "running":
+                if check and check.stale(): raise _StaleFingerprint
+                return False
             cache.open()
             try:
-                with _eager_attention(lm, attentions):
-                    _extract_into(cache, lm, plan, pooling, batch_size or cfg.batch_size, padding_side, attentions, progress, on_batch)
+                with _eager_attention(job.lm, job.attentions):
+                    _extract_into(cache, job.lm, plan, job.pooling, job.batch_size, job.padding_side, job.attentions, progress, on_batch)
+                if check and check.stale():                  # rows of other weights under this key: never kept
+                    cache.close(); shutil.rmtree(path, ignore_errors=True); raise _StaleFingerprint
                 cache.finish()
             finally: cache.close()
-            return Activations(path, verify=False)   # just written and checksummed
-        return Activations(path)
+            return True
+    finally:
+        if check: check.close()
+
+def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|None=None,
+            batch_size:int|None=None, max_length:int|None=None, long_texts:str|None=None,
+            attentions:bool=False, padding_side:str="right", cache_dtype:str|None=None,
+            cache_root=None, overwrite:bool=False, progress:bool=True, on_batch=None, settings=None,
+            context:str|None=None) -> Activations:
+    """Hidden states 0..N of every stack of `model`, pooled per unit of `corpus_or_texts`, via the cache; sentence and
+    token units are read from one pass over their document (`context="document"`) or encoded alone (`"unit"`)"""
+    for fresh in (False, True):
+        job = _prepare(model, corpus_or_texts, granularity, pooling, batch_size, max_length, long_texts, attentions,
+                       padding_side, cache_dtype, cache_root, settings, context, fresh_fingerprint=fresh)
+        model = job.lm
+        try: computed = _fill(job, job.path, job.plan, job.request, overwrite, progress, on_batch)
+        except _StaleFingerprint: continue                # weights edited through .data since the memo: again, under the true key
+        return Activations(job.path, verify=not computed)     # just written and checksummed: no second read
 
 # %% ../nbs/03_extract.ipynb #15a30dc3
 def reference_hidden(lm:LoadedModel, texts:list, pooling:str="mean") -> dict:
@@ -767,3 +844,129 @@ def reference_in_document(lm:LoadedModel, corpus:Corpus) -> dict:
         for s, h in hs.items():
             out[s].append(torch.stack([torch.stack([x[0, sent == k].float().mean(0) for k in range(len(g))]) for x in h]))
     return {s: torch.cat(v, 1).cpu().numpy() for s, v in out.items()}
+
+# %% ../nbs/03_extract.ipynb #62b0dc53
+def shard_ranges(plan:Plan, world:int, batch_size:int, pair_bytes:int=0) -> list:
+    """`world` contiguous ranges (start, stop) of the processing order, balanced by padded tokens, each cut where a batch
+    of the single-process run ends with its last text complete: every shard runs the batches one process would"""
+    if not (isinstance(world, int) and world >= 1): raise SettingsError(f"world must be a whole number ≥ 1, not {world!r}")
+    bs = batches([s for i in plan.order for s in plan.by_text[i]], batch_size, pair_bytes)
+    pos = {ti: k for k, ti in enumerate(plan.order)}
+    cum = np.cumsum([len(b) * max(len(s.ids) for s in b) for b in bs]) if bs else np.zeros(0)
+    ends = [(c, pos[b[-1].text_index] + 1) for b, c in zip(bs, cum) if b[-1].last]   # (cost so far, a possible cut)
+    cuts = [0]
+    for r in range(1, world):
+        target = (cum[-1] if len(cum) else 0) * r / world
+        ok = [(abs(c - target), e) for c, e in ends if e >= cuts[-1]]
+        cuts.append(min(ok)[1] if ok else cuts[-1])
+    return list(zip(cuts, cuts[1:] + [len(plan.order)]))
+
+def _sub_plan(plan:Plan, start:int, stop:int) -> tuple:
+    "The plan of the texts at positions start:stop of the processing order, and the global unit row of each of its units"
+    tis = plan.order[start:stop]
+    by_text = [[dataclasses.replace(s, text_index=k) for s in plan.by_text[ti]] for k, ti in enumerate(tis)]
+    counts = np.diff(plan.rows)[tis] if tis else np.zeros(0, int)
+    unit_rows = np.concatenate([np.arange(plan.rows[t], plan.rows[t + 1]) for t in tis]) if tis else np.zeros(0, int)
+    sub = Plan(plan.texts.iloc[tis].reset_index(drop=True), by_text, plan.units.iloc[unit_rows].reset_index(drop=True),
+               np.concatenate([[0], np.cumsum(counts)]).astype(int), list(range(len(tis))), plan.token_level, plan.in_document)
+    return sub, unit_rows
+
+# %% ../nbs/03_extract.ipynb #ea6a3cb8
+def _shard_path(path:Path, rank:int, world:int) -> Path: return path/"shards"/f"{rank:03d}-of-{world:03d}"
+
+def _complete(path:Path) -> bool:
+    "Whether the cache folder `path` says it is complete (its checksums are checked when it is opened)"
+    try: return json.loads((path/"manifest.json").read_text()).get("status") == "complete"
+    except (OSError, ValueError): return False
+
+def _shard(job, rank:int, world:int) -> tuple:
+    "(folder, plan, request, global unit rows) of shard `rank` of `world` of the extraction `job`"
+    if not (isinstance(world, int) and world >= 1): raise SettingsError(f"world must be a whole number ≥ 1, not {world!r}")
+    if not (isinstance(rank, int) and 0 <= rank < world): raise SettingsError(f"rank must be a whole number in 0..{world - 1}, not {rank!r}")
+    start, stop = shard_ranges(job.plan, world, job.batch_size, _attention_pair_bytes(job.lm) if job.attentions else 0)[rank]
+    sub, rows = _sub_plan(job.plan, start, stop)
+    return _shard_path(job.path, rank, world), sub, {**job.request, "shard": dict(rank=rank, world=world, order=[start, stop])}, rows
+
+def _fill_shard(job, rank, world, overwrite=False, progress=True, on_batch=None) -> Path:
+    path, sub, request, _ = _shard(job, rank, world)
+    if overwrite or not _complete(job.path): _fill(job, path, sub, request, overwrite, progress, on_batch)  # merged: nothing to do
+    return path
+
+def extract_shard(model, corpus_or_texts=None, rank:int=0, world:int=1, overwrite:bool=False, progress:bool=True,
+                  on_batch=None, **kwargs) -> Path:
+    """Extract shard `rank` of `world` of what `extract(model, corpus_or_texts, **kwargs)` would (resuming it if it stopped)
+    into its own folder, and return that folder"""
+    return _fill_shard(_prepare(model, corpus_or_texts, fresh_fingerprint=True, **kwargs), rank, world, overwrite, progress, on_batch)
+
+# %% ../nbs/03_extract.ipynb #552a905a
+def _merge(job, world:int, keep_shards=False, overwrite=False) -> Activations:
+    if _complete(job.path) and not overwrite: return Activations(job.path)
+    parts = []
+    for rank in range(world):
+        path, sub, request, rows = _shard(job, rank, world)
+        redo = f"run shard {rank} again (extract_shard(..., rank={rank}, world={world}), or the same torchrun command)"
+        try: m = _check_cache(path)
+        except CacheError as e: raise CacheError(f"shard {rank} of {world} is not ready: {e}; {redo}") from None
+        if diff := [k for k in request if m.get(k) != request[k]]:
+            raise CacheError(f"shard {rank} of {world} at {path} was extracted for another request (differs in: {', '.join(diff)}); "
+                             f"{redo} with overwrite=True")
+        if _read_units(path, m["n_units"]).unit_id.tolist() != sub.units.unit_id.tolist():
+            raise CacheError(f"shard {rank} of {world} at {path} holds other units than its part of the corpus; {redo} with overwrite=True")
+        parts.append((path, rows, m["arrays"]))
+    with _lock(job.path), _disk_full(job.path):
+        cache = ActivationCache(job.path)
+        _resume_or_create(cache, job.request, job.plan, job.lm, job.attentions, job.cache_dtype, overwrite=True)
+        for path, rows, arrays in parts:
+            for name in arrays:
+                src, dst = np.load(path/f"{name}.npy", mmap_mode="r"), np.load(job.path/f"{name}.npy", mmap_mode="r+")
+                for l in range(dst.shape[0]): dst[l, rows] = src[l]      # one layer at a time: memory stays flat
+                dst.flush(); del dst, src
+        cache.set_progress(len(job.plan.order))
+        cache.open()
+        try: cache.finish()
+        finally: cache.close()
+    if not keep_shards: shutil.rmtree(job.path/"shards", ignore_errors=True)
+    return Activations(job.path, verify=False)
+
+def merge_shards(model, corpus_or_texts=None, world:int=2, keep_shards:bool=False, overwrite:bool=False, **kwargs) -> Activations:
+    """Check the `world` shards of `extract(model, corpus_or_texts, **kwargs)` and join them into the cache `extract` would
+    have written (the same folder and key, the same arrays); the shard folders are removed unless `keep_shards`"""
+    return _merge(_prepare(model, corpus_or_texts, fresh_fingerprint=True, **kwargs), world, keep_shards, overwrite)
+
+# %% ../nbs/03_extract.ipynb #437b53aa
+def extract_distributed(model, corpus_or_texts=None, overwrite:bool=False, progress:bool=True, on_batch=None,
+                        keep_shards:bool=False, device=None, **kwargs) -> Activations:
+    """Under `torchrun` / `accelerate launch`: each process extracts its shard on its own device, the main process merges
+    them, and every process returns the `Activations` one process would have written. In one process, it is `extract`."""
+    from accelerate import PartialState
+    cpu = str(device).startswith("cpu") or not torch.cuda.is_available()
+    state = PartialState(cpu=cpu, **({"backend": "gloo"} if cpu else {}))     # on CPU accelerate needs telling, and gloo
+    world = state.num_processes
+    job = _prepare(model, corpus_or_texts, device=device or str(state.device), fresh_fingerprint=True, **kwargs)
+    if world == 1:
+        computed = _fill(job, job.path, job.plan, job.request, overwrite, progress, on_batch)
+        return Activations(job.path, verify=not computed)
+    with state.split_between_processes(list(range(world))) as mine:     # accelerate hands each process its rank
+        for rank in mine: _fill_shard(job, rank, world, overwrite, progress and state.is_local_main_process, on_batch)
+    state.wait_for_everyone()
+    if state.is_main_process: _merge(job, world, keep_shards, overwrite)
+    state.wait_for_everyone()
+    return Activations(job.path, verify=False)
+
+# %% ../nbs/03_extract.ipynb #45586702
+def _ray_shard(batch:dict, model:str, corpus_or_texts, world:int, kwargs:dict) -> dict:
+    "One Ray Data batch of ranks: extract each rank's shard (on this worker, from the model's name) and name its folder"
+    paths = [str(extract_shard(model, corpus_or_texts, int(r), world, progress=False, **kwargs)) for r in batch["id"]]
+    return {"rank": np.asarray(batch["id"]), "path": np.asarray(paths)}
+
+def extract_ray(model:str, corpus_or_texts=None, world:int=2, num_gpus:float=0, keep_shards:bool=False, **kwargs) -> Activations:
+    """`world` shards extracted by Ray Data workers (`map_batches` over the ranks, `num_gpus` each), merged here into the
+    `Activations` one process would write. Every worker loads `model` by name and must see `cache_root` (a shared disk)"""
+    if not isinstance(model, str): raise SettingsError("extract_ray loads the model on each worker: pass its name or folder, not a loaded model")
+    try: import ray
+    except ImportError: raise MsmaError("extract_ray needs Ray, which msma_lab does not install: pip install 'ray[data]'") from None
+    ds = ray.data.range(world).map_batches(_ray_shard, batch_size=1, num_gpus=num_gpus or None, concurrency=world,
+                                           fn_kwargs=dict(model=model, corpus_or_texts=corpus_or_texts, world=world, kwargs=kwargs))
+    got = sorted(int(r["rank"]) for r in ds.take_all())
+    if got != list(range(world)): raise CacheError(f"Ray returned shards {got} of {world}; run extract_ray again to redo the missing ones")
+    return merge_shards(model, corpus_or_texts, world, keep_shards, **kwargs)

@@ -6,7 +6,7 @@ Docs: https://msma-lab.github.io/msma_lab/models.html.md"""
 
 # %% ../nbs/02_models.ipynb #88c92eb3
 from __future__ import annotations
-import hashlib, importlib.metadata, json, importlib.util, os, shutil, tempfile
+import contextlib, functools, hashlib, importlib.metadata, itertools, json, importlib.util, os, shutil, tempfile
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -17,8 +17,8 @@ from .config import MsmaError, cache_dir, resolve_device
 from .corpus import load_corpus
 
 # %% auto #0
-__all__ = ['FAMILIES', 'TINY_FAMILIES', 'BUILTIN_MODELS', 'Stack', 'find_blocks', 'model_family', 'LoadedModel', 'tiny_tokenizer',
-           'tiny_model', 'ModelLoadError', 'load_model']
+__all__ = ['FAMILIES', 'TINY_FAMILIES', 'BUILTIN_MODELS', 'DEVICE_MAPS', 'Stack', 'find_blocks', 'model_family', 'LoadedModel',
+           'tiny_tokenizer', 'tiny_model', 'ModelLoadError', 'load_model']
 
 # %% ../nbs/02_models.ipynb #3ca0b176
 @dataclass
@@ -53,6 +53,13 @@ def model_family(config) -> str:
     return "encoder" if config.model_type in mlm else "decoder"
 
 # %% ../nbs/02_models.ipynb #01c95b44
+def _execution_device(module:nn.Module) -> torch.device:
+    "Where `module` computes: its accelerate hook's execution device (a device map may keep its weights on disk), else its weights' device"
+    dev = getattr(getattr(module, "_hf_hook", None), "execution_device", None)
+    if dev is not None: return torch.device(f"cuda:{dev}" if isinstance(dev, int) else dev)
+    p = next(module.parameters(), None)
+    return torch.device("cpu") if p is None or p.is_meta else p.device
+
 class LoadedModel:
     "A frozen Hugging Face model with its tokenizer, family and stacks"
     def __init__(self, model, tokenizer, name:str, revision:str|None=None):
@@ -75,7 +82,10 @@ class LoadedModel:
     @property
     def d_model(self) -> int: return getattr(self.config, "hidden_size", None) or self.config.d_model
     @property
-    def device(self) -> torch.device: return next(self.model.parameters()).device
+    def device(self) -> torch.device:
+        "Where inputs go: the input embeddings' device (with a device map, the first block's may differ from the last's)"
+        if getattr(self.model, "hf_device_map", None): return _execution_device(self.model.get_input_embeddings())
+        return next(self.model.parameters()).device
     @property
     def n_hidden(self) -> dict: return {k: s.n_hidden for k, s in self.stacks.items()}
 
@@ -101,24 +111,75 @@ def _tokenizer_spec(bt) -> str:
     "A fast tokenizer's definition without its padding and truncation state, which every padded call changes"
     return json.dumps({k: v for k, v in json.loads(bt.to_str()).items() if k not in ("padding", "truncation")}, sort_keys=True)
 
+def _offload_owner(model:nn.Module, name:str):
+    "The module whose accelerate hook keeps weight `name` offloaded (the device map put it on disk or in CPU memory), or None"
+    from accelerate.utils import has_offloaded_params
+    parts = name.split(".")
+    for i in range(len(parts) - 1, -1, -1):
+        m = model.get_submodule(".".join(parts[:i]))
+        if has_offloaded_params(m): return m
+
+def _weights(model:nn.Module):
+    """(name, tensor, tie key) of every weight and buffer in name order. A weight a device map offloaded (left on the meta
+    device) is read back one module at a time; its tie key is None, since the memory of a freed read-back is reused"""
+    sd = model.state_dict()
+    for k in sorted(sd):
+        v = sd[k]
+        if not v.is_meta: yield k, v, v.data_ptr(); continue
+        owner = _offload_owner(model, k)
+        if owner is None: raise ModelLoadError(f"weight `{k}` is on the meta device and no device-map hook holds it: the model was not fully loaded")
+        from accelerate.utils import align_module_device
+        with align_module_device(owner, torch.device("cpu")): yield k, functools.reduce(getattr, k.split("."), model), None
+
+def _tokenizer_key(t) -> tuple:
+    "The tokenizer object, its size (added tokens) and special tokens: what a user changes on a loaded tokenizer"
+    return (id(getattr(t, "backend_tokenizer", t)), len(t), t.pad_token, t.bos_token, t.eos_token, tuple(t.all_special_tokens))
+
+def _change_key(lm:LoadedModel) -> tuple:
+    """What changes when the model does, cheaply: the config, each weight's storage and in-place version, the tokenizer's
+    key. An edit through `.data` bumps no version; `extract` checks the weights' hash beside its work for that"""
+    return (lm.config.to_json_string(use_diff=False), _tokenizer_key(lm.tokenizer),
+            tuple((x.data_ptr(), x._version) for x in itertools.chain(lm.model.parameters(), lm.model.buffers())))
+
+def _head_hash(lm:LoadedModel):
+    """sha256 of the config, the tokenizer's definition and its special tokens, the fingerprint's first part; the
+    tokenizer's JSON costs 0.4 s for SmolLM2's 49k-token BPE, so it is kept until the config or `_tokenizer_key` change"""
+    cfg, key, memo = lm.config.to_json_string(use_diff=False), _tokenizer_key(lm.tokenizer), lm.__dict__.get("_head_memo")
+    if memo is None or memo[0] != (cfg, key):
+        h = hashlib.sha256(cfg.encode())
+        bt = getattr(lm.tokenizer, "backend_tokenizer", None)
+        h.update((_tokenizer_spec(bt) if bt is not None else repr(sorted(lm.tokenizer.get_vocab().items()))).encode())
+        h.update(repr((lm.tokenizer.pad_token, lm.tokenizer.bos_token, lm.tokenizer.eos_token)).encode())
+        memo = lm.__dict__["_head_memo"] = ((cfg, key), h)
+    return memo[1].copy()
+
 @patch(as_prop=True)
 def fingerprint(self:LoadedModel) -> str:
-    "Hash of the config, the tokenizer, and every weight tensor's name, shape, sum and a strided sample"
-    h = hashlib.sha256(self.config.to_json_string(use_diff=False).encode())
-    bt = getattr(self.tokenizer, "backend_tokenizer", None)
-    h.update((_tokenizer_spec(bt) if bt is not None else repr(sorted(self.tokenizer.get_vocab().items()))).encode())
-    h.update(repr((self.tokenizer.pad_token, self.tokenizer.bos_token, self.tokenizer.eos_token)).encode())
+    """Hash of the config, the tokenizer, and every weight tensor's name, shape, sum and a strided sample; computed once
+    per loaded model, and again once a weight is replaced or changed in place (`_change_key`)"""
+    key, memo = _change_key(self), self.__dict__.get("_fingerprint_memo")
+    if memo is None or memo[0] != key: return self.refresh_fingerprint(tokenizer=False)
+    return memo[1]
+
+@patch
+def refresh_fingerprint(self:LoadedModel, tokenizer:bool=True) -> str:
+    "The fingerprint computed now from every weight (a pass over the whole model) and, with `tokenizer`, the tokenizer's definition; remembered"
+    if tokenizer: self.__dict__.pop("_head_memo", None)
+    key, h = _change_key(self), _head_hash(self)
     seen = set()
     with torch.no_grad():
-        for k, v in sorted(self.model.state_dict().items()):
+        for k, v, tie in _weights(self.model):
             h.update(f"{k}{tuple(v.shape)}".encode())
-            if v.data_ptr() in seen: continue                       # tied weights: hashed once
-            seen.add(v.data_ptr())
+            if tie is not None and tie in seen: continue            # tied weights: hashed once
+            seen.add(tie)
             flat = v.flatten()
             # summed in float64 a chunk at a time: a float64 sum of the whole tensor makes a float64 copy of it first
-            # (SmolLM2's embedding: +226 MB at every call); up to 2^20 values per chunk the digits kept are the same
-            h.update(f"{sum(c.sum(dtype=torch.float64).item() for c in flat.split(1 << 20)):.10e}".encode())
+            # (SmolLM2's embedding: +226 MB at every call). Chunks of 2^16 values (512 kB copies) stay below what glibc
+            # keeps in a thread's arena: with 2^20, the check `extract` runs in a thread left +58 MB resident. Every
+            # shipped and tiny model's digits are the same for both sizes (checked), so cache keys did not change
+            h.update(f"{sum(c.sum(dtype=torch.float64).item() for c in flat.split(1 << 16)):.10e}".encode())
             h.update(flat[::max(1, flat.numel() // 997)].float().cpu().numpy().tobytes())
+    self.__dict__["_fingerprint_memo"] = (key, h.hexdigest()[:16])
     return h.hexdigest()[:16]
 
 # %% ../nbs/02_models.ipynb #578b5d3e
@@ -238,27 +299,54 @@ def _auto_class(config):
 # %% ../nbs/02_models.ipynb #1f11bb3e
 def _known_names(): return ", ".join([*BUILTIN_MODELS, *(f"tiny-{f}" for f in TINY_FAMILIES)])
 
-def _from_pretrained(path, attentions, dtype):
-    "Config, model and tokenizer from a folder or hub id"
+def _from_pretrained(path, attentions, dtype, **placement):
+    "Config, model and tokenizer from a folder or hub id; `placement`: device_map, max_memory, offload_folder"
     from transformers import AutoConfig, AutoTokenizer
     cfg = AutoConfig.from_pretrained(path)
-    m = _auto_class(cfg).from_pretrained(path, dtype=dtype, attn_implementation="eager" if attentions else None)
+    m = _auto_class(cfg).from_pretrained(path, dtype=dtype, attn_implementation="eager" if attentions else None, **placement)
     return m, AutoTokenizer.from_pretrained(path)
 
 # %% ../nbs/02_models.ipynb #f54dc8bc
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float16": torch.float16, "fp16": torch.float16}
 
-def load_model(spec:str, device=None, dtype=None, attentions:bool=False) -> LoadedModel:
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+
+def _placement(spec, device, device_map, max_memory, offload_folder) -> dict:
+    "from_pretrained's placement arguments for a device map (checked), or {} to load on one device"
+    if device_map in (None, "none", ""): return {}
+    if device not in (None, "auto"): raise ValueError(f"pass device={device!r} or device_map={device_map!r}, not both: a device map places every block itself")
+    if not (isinstance(device_map, dict) or device_map in DEVICE_MAPS):
+        raise ValueError(f"device_map must be a dict (module name -> device) or one of {', '.join(DEVICE_MAPS)}, not {device_map!r}")
+    offload = offload_folder or cache_dir("offload")/spec.replace("/", "--")   # where blocks that fit no device wait, on disk
+    return dict(device_map=device_map, max_memory=max_memory, offload_folder=str(offload))
+
+def _dispatch(m:nn.Module, device_map, max_memory=None, offload_folder=None) -> nn.Module:
+    "An in-memory model spread over devices by `device_map` with accelerate (what from_pretrained does for a saved one)"
+    from accelerate import dispatch_model, infer_auto_device_map
+    if isinstance(device_map, str):
+        device_map = infer_auto_device_map(m, max_memory=max_memory, no_split_module_classes=m._no_split_modules or [])
+    try: return dispatch_model(m, device_map=device_map, offload_dir=offload_folder)
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise ValueError(f"cannot place the model by device_map={device_map!r}: {e}") from None
+
+def load_model(spec:str, device=None, dtype=None, attentions:bool=False,
+               device_map:str|dict|None=None,  # accelerate device map: 'auto' etc., or {module name: device}; the blocks' hooks follow it
+               max_memory:dict|None=None,      # with a device map: {device: "10GiB"} caps
+               offload_folder=None) -> LoadedModel: # with a device map: where blocks that fit nowhere wait (default: the cache)
     "Load a built-in name, `tiny-<family>`, a local folder or a Hugging Face id, frozen and in eval mode"
     dt = _DTYPES.get(str(dtype or "float32").replace("torch.", ""))
     if dt is None: raise ValueError(f"unknown dtype `{dtype}`; use one of {', '.join(_DTYPES)}")
-    if spec.startswith("tiny-"): return tiny_model(spec[5:], attentions=attentions, device=device)
+    placement = _placement(spec, device, device_map, max_memory, offload_folder)
+    if spec.startswith("tiny-"):
+        lm = tiny_model(spec[5:], attentions=attentions, device="cpu" if placement else device)
+        if placement: lm = LoadedModel(_dispatch(lm.model, placement["device_map"], max_memory, placement["offload_folder"]), lm.tokenizer, lm.name, lm.revision)
+        return lm
     if spec in BUILTIN_MODELS:
         folder, rev = BUILTIN_MODELS[spec][0](), BUILTIN_MODELS[spec][1]()
     elif Path(spec).expanduser().is_dir(): folder, rev = Path(spec).expanduser(), None
     else: folder, rev = spec, None
-    try: m, tok = _from_pretrained(folder, attentions, dt)
+    try: m, tok = _from_pretrained(folder, attentions, dt, **placement)
     except (OSError, ValueError) as e:
         if isinstance(folder, Path): raise ModelLoadError(f"could not load the model in {folder}: {e}") from e
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false") or "offline" in str(e).lower() \
@@ -266,4 +354,4 @@ def load_model(spec:str, device=None, dtype=None, attentions:bool=False) -> Load
         why = "the Hugging Face hub is unreachable (offline) and it is not in the local cache" if offline else f"the hub said: {str(e).splitlines()[0]}"
         raise ModelLoadError(f"`{spec}` is not a built-in model ({_known_names()}) nor a local folder, "
                              f"and {why}.") from None
-    return LoadedModel(m.to(resolve_device(device)), tok, spec, rev or getattr(m.config, "_commit_hash", None))
+    return LoadedModel(m if placement else m.to(resolve_device(device)), tok, spec, rev or getattr(m.config, "_commit_hash", None))

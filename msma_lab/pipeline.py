@@ -364,7 +364,8 @@ def run_pipeline(cfg:Settings, only=None, skip=None, # stage names (see STAGES)
         lms = []
         for spec in [cfg.model, *_compare_models(cfg)]:     # every model loads before any long work: a typo costs seconds
             t = time.time()
-            lms.append(load_model(spec, device=cfg.device, dtype=cfg.dtype, attentions=cfg.attentions or cfg.partition == "attention"))
+            lms.append(load_model(spec, device=cfg.device, dtype=cfg.dtype, attentions=cfg.attentions or cfg.partition == "attention",
+                                  device_map=cfg.device_map))
             log(f"loaded {lms[-1]}  [{time.time() - t:.1f} s]")
         runner = _Runner(StageCache(cache_dir("stages", cfg)), fresh, only, skip, log)
         side, meta, manifest = [], {}, None

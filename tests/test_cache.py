@@ -337,3 +337,21 @@ def test_lock_released_after_error(tmp_path, texts):
         extract(lm, texts, batch_size=3, cache_root=tmp_path, progress=False, on_batch=stop_after(3))
     with open(only_cache(tmp_path) / "lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)   # would raise BlockingIOError if still held
+
+
+def test_weights_edited_through_data_get_their_own_key(tmp_path):
+    "The fingerprint memo cannot see an edit through `.data`; the full hash taken beside the extraction does"
+    texts = [f"Sentence number {i} is here." for i in range(12)]
+    lm = tiny_model("gpt2")
+    a = extract(lm, texts, cache_root=tmp_path/"a", progress=False)
+    w = lm.model.transformer.h[0].mlp.c_fc.weight
+    w.data.mul_(3)                                        # no version bump: lm.fingerprint still says the old weights
+    hit = extract(lm, texts, cache_root=tmp_path/"a", progress=False)       # the old key's complete cache is not served
+    assert hit.path != a.path and not np.array_equal(hit.layer(2), a.layer(2))
+    w.data.mul_(2)
+    ref = tiny_model("gpt2"); ref.model.transformer.h[0].mlp.c_fc.weight.data.mul_(6)
+    assert lm.fingerprint != ref.fingerprint                                # the memo says x3; the weights are x6
+    new = extract(lm, texts, cache_root=tmp_path/"b", progress=False)       # computed under the stale key, then redone
+    assert [p.name for p in (tmp_path/"b").iterdir()] == [new.path.name]   # nothing left under the wrong key
+    assert new.manifest["model"]["fingerprint"] == ref.fingerprint
+    np.testing.assert_array_equal(new.stack(), extract(ref, texts, cache_root=tmp_path/"ref", progress=False).stack())

@@ -382,6 +382,7 @@ def _check_cache(path:Path, verify:bool=True) -> dict:
 def _read_units(path:Path, n:int) -> pd.DataFrame:
     "The units table of the cache at `path`, which must have `n` rows, or a CacheError naming the cache and the fix"
     fix = "re-run with overwrite=True (msma run --overwrite) to recompute it"
+    if n == 0: return pd.DataFrame({"unit_id": pd.Series([], dtype=object)})      # an empty shard
     try: u = pd.read_json(path/"units.jsonl", orient="records", lines=True, dtype=False)
     except ValueError: raise CacheError(f"damaged cache at {path}: units.jsonl is cut short or garbled (not JSON lines); {fix}") from None
     if len(u) != n: raise CacheError(f"damaged cache at {path}: units.jsonl has {len(u)} units, the manifest says {n}; {fix}")
@@ -506,8 +507,8 @@ def plan_extraction(lm:LoadedModel, corpus:Corpus, granularity="sentence", max_l
     return Plan(texts, by_text, units, rows, order, granularity == "token", in_doc)
 
 # %% ../nbs/03_extract.ipynb #1aa2b64e
-def _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context="unit"):
-    return dict(model=dict(name=lm.name, family=lm.family, revision=lm.revision, fingerprint=lm.fingerprint),
+def _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context="unit", fingerprint=None):
+    return dict(model=dict(name=lm.name, family=lm.family, revision=lm.revision, fingerprint=fingerprint or lm.fingerprint),
                 corpus=dict(name=corpus.name, hash=corpus.hash), granularity=granularity, pooling=pooling,
                 context="document" if granularity == "document" else context,
                 max_length=min(max_length or lm.context_length, lm.context_length), long_texts=long_texts,
@@ -532,7 +533,8 @@ def _attention_rows(lm, segs, b, res, wd, keep, rows, token_level) -> dict:
 
 # %% ../nbs/03_extract.ipynb #d0436abb
 def _run_batch(lm, segs, b, w, token_level, attentions, real=None):
-    "Pooled sums {stack: (layers, units or tokens, d)} and attention stats of one batch; `w`: (batch, units, tokens) weights"
+    """Pooled sums {stack: (layers, units or tokens, d)}, on the device of the stack's first block, and attention stats (on
+    the CPU) of one batch; `w`: (batch, units, tokens) weights"""
     on = {}                      # weights, kept tokens, real rows on each device a block runs on (a device map spreads them)
     def at(dev):
         if dev not in on: on[dev] = (w.to(dev), b["keep"].bool().to(dev), None if real is None else real.to(dev))
@@ -545,7 +547,7 @@ def _run_batch(lm, segs, b, w, token_level, attentions, real=None):
         out[stack][l] = h[keep].float() if token_level else rows(torch.einsum("brt,btd->brd", wd, h.float()), m)
     with torch.no_grad(), capture_hidden(lm, grab):
         res = forward_stacks(lm, b, attentions)
-    hid = {s: _to_host(torch.stack([x.to(v[0].device) for x in v])) for s, v in out.items()}
+    hid = {s: torch.stack([x.to(v[0].device) for x in v]) for s, v in out.items()}
     if not attentions: return hid, {}
     wd, keep, m = at(lm.device)
     return hid, _attention_rows(lm, segs, b, res, wd, keep, lambda x: rows(x, m), token_level)
@@ -601,14 +603,21 @@ def _finish_batch(cache, plan, done:list, token_level:bool):
         for (ti, _, _), a, b in zip(done, spans[:-1], spans[1:]): cache.write(name, int(plan.rows[ti]), y[:, a:b])
 
 # %% ../nbs/03_extract.ipynb #1a484009
-def _to_host(x:torch.Tensor) -> torch.Tensor:
-    "`x` on the CPU; from a GPU the copy is queued (pinned memory, non-blocking) and `_host_ready` waits for it"
-    return x.to("cpu", non_blocking=True) if x.is_cuda else x.cpu()
+class _HostReady:
+    "CUDA events after the copies queued so far on the stream of each GPU the arrays came from: wait on them before reading"
+    def __init__(self, devices):
+        self.events = []
+        for d in devices:
+            e = torch.cuda.Event(); e.record(torch.cuda.current_stream(d)); self.events.append(e)
+    def synchronize(self):
+        for e in self.events: e.synchronize()
 
-def _host_ready(lm:LoadedModel):
-    "A CUDA event after the copies queued so far (None on CPU): wait on it before reading what `_to_host` returned"
-    if lm.device.type != "cuda": return None
-    e = torch.cuda.Event(); e.record(); return e
+def _to_host(arrays:dict) -> tuple:
+    """`arrays` on the CPU, and a `_HostReady` to wait on before reading them where some came from a GPU: those copies are
+    only queued (pinned memory, non-blocking), so the GPU goes on to the next batch (None: nothing to wait for)"""
+    devs = sorted({x.device for x in arrays.values() if x.is_cuda}, key=str)
+    out = {k: x.to("cpu", non_blocking=True) if x.is_cuda else x.cpu() for k, x in arrays.items()}
+    return out, (_HostReady(devs) if devs else None)
 
 def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions, progress, on_batch):
     """Run the texts of `plan` not yet in `cache`, writing rows and progress batch by batch. Rows are checked, cast and
@@ -639,7 +648,7 @@ def _extract_into(cache, lm, plan, pooling, batch_size, padding_side, attentions
             w = unit_weights(b, segs, pooling, k)
             real = torch.arange(w.shape[1])[None] < torch.tensor(k)[:, None] if k else None
             hid, att = _run_batch(lm, segs, b, w, token_level, attentions, real)
-            event = _host_ready(lm)
+            hid, event = _to_host(hid)
             arrays = {**hid, **{f"attn_{s}": v for s, v in att.items()}}
             per = b["keep"].sum(1).tolist() if token_level else (k or [1] * len(segs))
             start = np.concatenate([[0], np.cumsum(per)])
@@ -748,15 +757,16 @@ def _prepare(model, corpus_or_texts=None, granularity:str|None=None, pooling:str
     if padding_side not in ("left", "right"): raise SettingsError("padding_side must be 'left' or 'right'")
     plan = plan_extraction(lm, corpus, granularity, max_length, long_texts, context)
     offloaded = any(p.is_meta for p in lm.model.parameters())   # read back module by module: never beside a forward pass
-    if fresh_fingerprint or offloaded: lm.refresh_fingerprint(tokenizer=fresh_fingerprint)
+    fresh = fresh_fingerprint or offloaded
+    if fresh: lm.refresh_fingerprint(tokenizer=fresh_fingerprint)
     memo = lm.__dict__.get("_fingerprint_memo")
-    request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context)
+    request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context, lm.remembered_fingerprint)
     try: root = Path(cache_root or cache_dir("activations", cfg))
     except OSError as e: raise _unusable(Path(e.filename or cfg.cache_dir), e) from None
     path = root/f"{lm.name.replace('/', '--')}-{granularity}-{cache_key(request)}"
     return SimpleNamespace(lm=lm, plan=plan, request=request, path=path, pooling=pooling, attentions=attentions,
                            cache_dtype=cache_dtype, padding_side=padding_side, batch_size=batch_size or cfg.batch_size,
-                           recheck=memo is not None and lm.__dict__.get("_fingerprint_memo") is memo)
+                           recheck=not fresh and memo is not None and lm.__dict__.get("_fingerprint_memo") is memo)
 
 class _StaleFingerprint(Exception): "The model changed (through `.data`) after its fingerprint was taken: the cache key was wrong"
 
@@ -781,7 +791,10 @@ def _fill(job, path:Path, plan:Plan, request:dict, overwrite=False, progress=Tru
             cache.open()
             try:
                 with _eager_attention(job.lm, job.attentions):
-                    _extract_into(cache, job.lm, plan, job.pooling, job.batch_size, job.padding_side, job.attentions, progress, on_batch)
+                    try: _extract_into(cache, job.lm, plan, job.pooling, job.batch_size, job.padding_side, job.attentions, progress, on_batch)
+                    except BaseException:                    # stopped: rows written under a stale key must not wait for a resume
+                        if check and not check.fut.exception() and check.stale(): cache.close(); shutil.rmtree(path, ignore_errors=True)
+                        raise
                 if check and check.stale():                  # rows of other weights under this key: never kept
                     cache.close(); shutil.rmtree(path, ignore_errors=True); raise _StaleFingerprint
                 cache.finish()
@@ -804,6 +817,8 @@ def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|
         try: computed = _fill(job, job.path, job.plan, job.request, overwrite, progress, on_batch)
         except _StaleFingerprint: continue                # weights edited through .data since the memo: again, under the true key
         return Activations(job.path, verify=not computed)     # just written and checksummed: no second read
+    raise CacheError(f"{job.lm.name}'s weights changed while it was being extracted (its fingerprint moved twice): "
+                     "stop whatever edits them, then extract again")
 
 # %% ../nbs/03_extract.ipynb #15a30dc3
 def reference_hidden(lm:LoadedModel, texts:list, pooling:str="mean") -> dict:
@@ -908,7 +923,8 @@ def _merge(job, world:int, keep_shards=False, overwrite=False) -> Activations:
         try: m = _check_cache(path)
         except CacheError as e: raise CacheError(f"shard {rank} of {world} is not ready: {e}; {redo}") from None
         if diff := [k for k in request if m.get(k) != request[k]]:
-            raise CacheError(f"shard {rank} of {world} at {path} was extracted for another request (differs in: {', '.join(diff)}); "
+            hint = " (its texts differ: was it run with another batch_size?)" if diff == ["shard"] else ""
+            raise CacheError(f"shard {rank} of {world} at {path} was extracted for another request (differs in: {', '.join(diff)}){hint}; "
                              f"{redo} with overwrite=True")
         if _read_units(path, m["n_units"]).unit_id.tolist() != sub.units.unit_id.tolist():
             raise CacheError(f"shard {rank} of {world} at {path} holds other units than its part of the corpus; {redo} with overwrite=True")

@@ -123,17 +123,25 @@ def _weights(model:nn.Module):
     """(name, tensor, tie key) of every weight and buffer in name order. A weight a device map offloaded (left on the meta
     device) is read back one module at a time; its tie key is None, since the memory of a freed read-back is reused"""
     sd = model.state_dict()
-    for k in sorted(sd):
-        v = sd[k]
-        if not v.is_meta: yield k, v, v.data_ptr(); continue
-        owner = _offload_owner(model, k)
-        if owner is None: raise ModelLoadError(f"weight `{k}` is on the meta device and no device-map hook holds it: the model was not fully loaded")
-        from accelerate.utils import align_module_device
-        with align_module_device(owner, torch.device("cpu")): yield k, functools.reduce(getattr, k.split("."), model), None
+    with contextlib.ExitStack() as held:
+        owner = None                                  # the offloaded module read back now: each is read once
+        for k in sorted(sd):
+            v = sd[k]
+            if not v.is_meta: yield k, v, v.data_ptr(); continue
+            o = _offload_owner(model, k)
+            if o is None: raise ModelLoadError(f"weight `{k}` is on the meta device and no device-map hook holds it: the model was not fully loaded")
+            if o is not owner:
+                from accelerate.utils import align_module_device
+                held.close(); held.enter_context(align_module_device(o, torch.device("cpu"))); owner = o
+            yield k, functools.reduce(getattr, k.split("."), model), None
 
 def _tokenizer_key(t) -> tuple:
-    "The tokenizer object, its size (added tokens) and special tokens: what a user changes on a loaded tokenizer"
-    return (id(getattr(t, "backend_tokenizer", t)), len(t), t.pad_token, t.bos_token, t.eos_token, tuple(t.all_special_tokens))
+    """What a user changes on a loaded tokenizer, cheaply: the object, its size (added tokens), special tokens, and the
+    state of its normalizer, pre-tokenizer, post-processor (`add_bos_token` rewrites it) and decoder — all but the vocabulary"""
+    bt = getattr(t, "backend_tokenizer", None)
+    parts = () if bt is None else tuple(None if (x := getattr(bt, a)) is None else x.__getstate__()
+                                        for a in ("normalizer", "pre_tokenizer", "post_processor", "decoder"))
+    return (id(bt or t), len(t), t.pad_token, t.bos_token, t.eos_token, tuple(t.all_special_tokens), parts)
 
 def _change_key(lm:LoadedModel) -> tuple:
     """What changes when the model does, cheaply: the config, each weight's storage and in-place version, the tokenizer's
@@ -155,8 +163,14 @@ def _head_hash(lm:LoadedModel):
 
 @patch(as_prop=True)
 def fingerprint(self:LoadedModel) -> str:
-    """Hash of the config, the tokenizer, and every weight tensor's name, shape, sum and a strided sample; computed once
-    per loaded model, and again once a weight is replaced or changed in place (`_change_key`)"""
+    """Hash of the config, the tokenizer, and every weight tensor's name, shape, sum and a strided sample, from the
+    weights as they are now (a pass over them: ~0.1 s for SmolLM2; the tokenizer's part is kept while its key holds)"""
+    return self.refresh_fingerprint(tokenizer=False)
+
+@patch(as_prop=True)
+def remembered_fingerprint(self:LoadedModel) -> str:
+    """`fingerprint`, computed once per loaded model and again once the config, the tokenizer or a weight's storage or
+    in-place version changes (`_change_key`). It cannot see an edit through `.data`: `extract`, which uses it, rechecks"""
     key, memo = _change_key(self), self.__dict__.get("_fingerprint_memo")
     if memo is None or memo[0] != key: return self.refresh_fingerprint(tokenizer=False)
     return memo[1]
@@ -177,7 +191,7 @@ def refresh_fingerprint(self:LoadedModel, tokenizer:bool=True) -> str:
             # (SmolLM2's embedding: +226 MB at every call). Chunks of 2^16 values (512 kB copies) stay below what glibc
             # keeps in a thread's arena: with 2^20, the check `extract` runs in a thread left +58 MB resident. Every
             # shipped and tiny model's digits are the same for both sizes (checked), so cache keys did not change
-            h.update(f"{sum(c.sum(dtype=torch.float64).item() for c in flat.split(1 << 16)):.10e}".encode())
+            h.update(f"{sum(torch.stack([c.sum(dtype=torch.float64) for c in flat.split(1 << 16)]).tolist()):.10e}".encode())
             h.update(flat[::max(1, flat.numel() // 997)].float().cpu().numpy().tobytes())
     self.__dict__["_fingerprint_memo"] = (key, h.hexdigest()[:16])
     return h.hexdigest()[:16]

@@ -42,7 +42,6 @@ def test_torchrun_shards_equal_one_process_and_resume(tmp_path):
     two = extract("tiny-gpt2", load_corpus(), cache_root=tmp_path/"two", batch_size=8, progress=False)   # served from the merge
     assert str(two.path) == res[0]["path"] and two.path.name == one.path.name  # the single-process key
     assert not (two.path/"shards").exists()
-    assert two.manifest["created"] != one.manifest["created"] or two.path != one.path
     assert np.array_equal(np.asarray(two.stack()), np.asarray(one.stack()))    # bit for bit
     assert two.units.equals(one.units)
     assert {k: v for k, v in two.manifest.items() if k not in ("created", "checksums")} == \

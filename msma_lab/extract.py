@@ -740,8 +740,8 @@ def _prepare(model, corpus_or_texts=None, granularity:str|None=None, pooling:str
              max_length:int|None=None, long_texts:str|None=None, attentions:bool=False, padding_side:str="right",
              cache_dtype:str|None=None, cache_root=None, settings=None, context:str|None=None, device=None,
              fresh_fingerprint:bool=False) -> SimpleNamespace:
-    """Everything one extraction is: the loaded model, corpus, checked options, plan, request and cache folder; `recheck`:
-    the fingerprint came from the model's memo, so the full hash is to be checked beside the work"""
+    """Everything one extraction is: the loaded model, corpus, checked options, plan, request and cache folder. The weights
+    are fingerprinted at every call (an edit through `.data` is invisible to any cheaper key); the tokenizer once"""
     from msma_lab.models import load_model
     cfg = settings or load_settings()
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=device or cfg.device, dtype=cfg.dtype, attentions=attentions,
@@ -756,52 +756,26 @@ def _prepare(model, corpus_or_texts=None, granularity:str|None=None, pooling:str
     if cache_dtype not in ("float16", "float32"): raise SettingsError(f"cache_dtype must be 'float16' or 'float32', not {cache_dtype!r}")
     if padding_side not in ("left", "right"): raise SettingsError("padding_side must be 'left' or 'right'")
     plan = plan_extraction(lm, corpus, granularity, max_length, long_texts, context)
-    offloaded = any(p.is_meta for p in lm.model.parameters())   # read back module by module: never beside a forward pass
-    fresh = fresh_fingerprint or offloaded
-    if fresh: lm.refresh_fingerprint(tokenizer=fresh_fingerprint)
-    memo = lm.__dict__.get("_fingerprint_memo")
-    request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context, lm.remembered_fingerprint)
+    request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context,
+                       lm.refresh_fingerprint(tokenizer=fresh_fingerprint))
     try: root = Path(cache_root or cache_dir("activations", cfg))
     except OSError as e: raise _unusable(Path(e.filename or cfg.cache_dir), e) from None
     path = root/f"{lm.name.replace('/', '--')}-{granularity}-{cache_key(request)}"
     return SimpleNamespace(lm=lm, plan=plan, request=request, path=path, pooling=pooling, attentions=attentions,
-                           cache_dtype=cache_dtype, padding_side=padding_side, batch_size=batch_size or cfg.batch_size,
-                           recheck=not fresh and memo is not None and lm.__dict__.get("_fingerprint_memo") is memo)
-
-class _StaleFingerprint(Exception): "The model changed (through `.data`) after its fingerprint was taken: the cache key was wrong"
-
-class _Recheck:
-    "The model's full fingerprint, computed in a thread beside the extraction, against the one its cache key used"
-    def __init__(self, lm:LoadedModel, used:str):
-        self.used, self.pool = used, ThreadPoolExecutor(1, thread_name_prefix="msma-fingerprint")
-        self.fut = self.pool.submit(lm.refresh_fingerprint, tokenizer=False)     # the weights: the part a memo can miss
-    def stale(self) -> bool: return self.fut.result() != self.used
-    def close(self): self.pool.shutdown(wait=True)
+                           cache_dtype=cache_dtype, padding_side=padding_side, batch_size=batch_size or cfg.batch_size)
 
 def _fill(job, path:Path, plan:Plan, request:dict, overwrite=False, progress=True, on_batch=None) -> bool:
-    """Extract `plan` into the cache folder `path` (resuming it, or reusing it when complete); True if anything was computed.
-    Raises _StaleFingerprint, leaving nothing under the wrong key, if the full fingerprint differs from the one the key used"""
-    check = _Recheck(job.lm, request["model"]["fingerprint"]) if job.recheck else None
-    try:
-        with _lock(path), _disk_full(path):                  # the lock file closes (and unlocks) on the way out
-            cache = ActivationCache(path)
-            if _resume_or_create(cache, request, plan, job.lm, job.attentions, job.cache_dtype, overwrite) != "running":
-                if check and check.stale(): raise _StaleFingerprint
-                return False
-            cache.open()
-            try:
-                with _eager_attention(job.lm, job.attentions):
-                    try: _extract_into(cache, job.lm, plan, job.pooling, job.batch_size, job.padding_side, job.attentions, progress, on_batch)
-                    except BaseException:                    # stopped: rows written under a stale key must not wait for a resume
-                        if check and not check.fut.exception() and check.stale(): cache.close(); shutil.rmtree(path, ignore_errors=True)
-                        raise
-                if check and check.stale():                  # rows of other weights under this key: never kept
-                    cache.close(); shutil.rmtree(path, ignore_errors=True); raise _StaleFingerprint
-                cache.finish()
-            finally: cache.close()
-            return True
-    finally:
-        if check: check.close()
+    "Extract `plan` into the cache folder `path` (resuming it, or reusing it when complete); True if anything was computed"
+    with _lock(path), _disk_full(path):                  # the lock file closes (and unlocks) on the way out
+        cache = ActivationCache(path)
+        if _resume_or_create(cache, request, plan, job.lm, job.attentions, job.cache_dtype, overwrite) != "running": return False
+        cache.open()
+        try:
+            with _eager_attention(job.lm, job.attentions):
+                _extract_into(cache, job.lm, plan, job.pooling, job.batch_size, job.padding_side, job.attentions, progress, on_batch)
+            cache.finish()
+        finally: cache.close()
+        return True
 
 def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|None=None,
             batch_size:int|None=None, max_length:int|None=None, long_texts:str|None=None,
@@ -810,15 +784,10 @@ def extract(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|
             context:str|None=None) -> Activations:
     """Hidden states 0..N of every stack of `model`, pooled per unit of `corpus_or_texts`, via the cache; sentence and
     token units are read from one pass over their document (`context="document"`) or encoded alone (`"unit"`)"""
-    for fresh in (False, True):
-        job = _prepare(model, corpus_or_texts, granularity, pooling, batch_size, max_length, long_texts, attentions,
-                       padding_side, cache_dtype, cache_root, settings, context, fresh_fingerprint=fresh)
-        model = job.lm
-        try: computed = _fill(job, job.path, job.plan, job.request, overwrite, progress, on_batch)
-        except _StaleFingerprint: continue                # weights edited through .data since the memo: again, under the true key
-        return Activations(job.path, verify=not computed)     # just written and checksummed: no second read
-    raise CacheError(f"{job.lm.name}'s weights changed while it was being extracted (its fingerprint moved twice): "
-                     "stop whatever edits them, then extract again")
+    job = _prepare(model, corpus_or_texts, granularity, pooling, batch_size, max_length, long_texts, attentions,
+                   padding_side, cache_dtype, cache_root, settings, context)
+    computed = _fill(job, job.path, job.plan, job.request, overwrite, progress, on_batch)
+    return Activations(job.path, verify=not computed)     # just written and checksummed: no second read
 
 # %% ../nbs/03_extract.ipynb #15a30dc3
 def reference_hidden(lm:LoadedModel, texts:list, pooling:str="mean") -> dict:

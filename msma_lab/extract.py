@@ -507,8 +507,8 @@ def plan_extraction(lm:LoadedModel, corpus:Corpus, granularity="sentence", max_l
     return Plan(texts, by_text, units, rows, order, granularity == "token", in_doc)
 
 # %% ../nbs/03_extract.ipynb #1aa2b64e
-def _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context="unit", fingerprint=None):
-    return dict(model=dict(name=lm.name, family=lm.family, revision=lm.revision, fingerprint=fingerprint or lm.fingerprint),
+def _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context="unit"):
+    return dict(model=dict(name=lm.name, family=lm.family, revision=lm.revision, fingerprint=lm.fingerprint),
                 corpus=dict(name=corpus.name, hash=corpus.hash), granularity=granularity, pooling=pooling,
                 context="document" if granularity == "document" else context,
                 max_length=min(max_length or lm.context_length, lm.context_length), long_texts=long_texts,
@@ -738,8 +738,7 @@ def _eager_attention(lm:LoadedModel, on:bool):
 # %% ../nbs/03_extract.ipynb #8bff1ae0
 def _prepare(model, corpus_or_texts=None, granularity:str|None=None, pooling:str|None=None, batch_size:int|None=None,
              max_length:int|None=None, long_texts:str|None=None, attentions:bool=False, padding_side:str="right",
-             cache_dtype:str|None=None, cache_root=None, settings=None, context:str|None=None, device=None,
-             fresh_fingerprint:bool=False) -> SimpleNamespace:
+             cache_dtype:str|None=None, cache_root=None, settings=None, context:str|None=None, device=None) -> SimpleNamespace:
     """Everything one extraction is: the loaded model, corpus, checked options, plan, request and cache folder. The weights
     are fingerprinted at every call (an edit through `.data` is invisible to any cheaper key); the tokenizer once"""
     from msma_lab.models import load_model
@@ -756,8 +755,7 @@ def _prepare(model, corpus_or_texts=None, granularity:str|None=None, pooling:str
     if cache_dtype not in ("float16", "float32"): raise SettingsError(f"cache_dtype must be 'float16' or 'float32', not {cache_dtype!r}")
     if padding_side not in ("left", "right"): raise SettingsError("padding_side must be 'left' or 'right'")
     plan = plan_extraction(lm, corpus, granularity, max_length, long_texts, context)
-    request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context,
-                       lm.refresh_fingerprint(tokenizer=fresh_fingerprint))
+    request = _request(lm, corpus, granularity, pooling, max_length, long_texts, cache_dtype, attentions, context)
     try: root = Path(cache_root or cache_dir("activations", cfg))
     except OSError as e: raise _unusable(Path(e.filename or cfg.cache_dir), e) from None
     path = root/f"{lm.name.replace('/', '--')}-{granularity}-{cache_key(request)}"
@@ -880,7 +878,7 @@ def extract_shard(model, corpus_or_texts=None, rank:int=0, world:int=1, overwrit
                   on_batch=None, **kwargs) -> Path:
     """Extract shard `rank` of `world` of what `extract(model, corpus_or_texts, **kwargs)` would (resuming it if it stopped)
     into its own folder, and return that folder"""
-    return _fill_shard(_prepare(model, corpus_or_texts, fresh_fingerprint=True, **kwargs), rank, world, overwrite, progress, on_batch)
+    return _fill_shard(_prepare(model, corpus_or_texts, **kwargs), rank, world, overwrite, progress, on_batch)
 
 # %% ../nbs/03_extract.ipynb #552a905a
 def _merge(job, world:int, keep_shards=False, overwrite=False) -> Activations:
@@ -916,7 +914,7 @@ def _merge(job, world:int, keep_shards=False, overwrite=False) -> Activations:
 def merge_shards(model, corpus_or_texts=None, world:int=2, keep_shards:bool=False, overwrite:bool=False, **kwargs) -> Activations:
     """Check the `world` shards of `extract(model, corpus_or_texts, **kwargs)` and join them into the cache `extract` would
     have written (the same folder and key, the same arrays); the shard folders are removed unless `keep_shards`"""
-    return _merge(_prepare(model, corpus_or_texts, fresh_fingerprint=True, **kwargs), world, keep_shards, overwrite)
+    return _merge(_prepare(model, corpus_or_texts, **kwargs), world, keep_shards, overwrite)
 
 # %% ../nbs/03_extract.ipynb #437b53aa
 def extract_distributed(model, corpus_or_texts=None, overwrite:bool=False, progress:bool=True, on_batch=None,
@@ -927,7 +925,7 @@ def extract_distributed(model, corpus_or_texts=None, overwrite:bool=False, progr
     cpu = str(device).startswith("cpu") or not torch.cuda.is_available()
     state = PartialState(cpu=cpu, **({"backend": "gloo"} if cpu else {}))     # on CPU accelerate needs telling, and gloo
     world = state.num_processes
-    job = _prepare(model, corpus_or_texts, device=device or str(state.device), fresh_fingerprint=True, **kwargs)
+    job = _prepare(model, corpus_or_texts, device=device or str(state.device), **kwargs)
     if world == 1:
         computed = _fill(job, job.path, job.plan, job.request, overwrite, progress, on_batch)
         return Activations(job.path, verify=not computed)

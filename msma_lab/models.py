@@ -179,7 +179,7 @@ def fingerprint(self:LoadedModel) -> str:
 @patch(as_prop=True)
 def remembered_fingerprint(self:LoadedModel) -> str:
     """`fingerprint`, computed once per loaded model and again once the config, the tokenizer or a weight's storage or
-    in-place version changes (`_change_key`). It cannot see an edit through `.data`: `extract`, which uses it, rechecks"""
+    in-place version changes (`_change_key`). It cannot see an edit through `.data`, so `extract` uses `fingerprint`"""
     key, memo = _change_key(self), self.__dict__.get("_fingerprint_memo")
     if memo is None or memo[0] != key: return self.refresh_fingerprint(tokenizer=False)
     return memo[1]
